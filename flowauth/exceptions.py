@@ -1,0 +1,51 @@
+"""One exception handler shapes every error response.
+
+``{"detail": ..., "code": ...}`` for errors, DRF's field shape for
+validation errors; every 401 carries RFC 6750's WWW-Authenticate.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from tokens.exceptions import AuthUnavailable, FlowAuthError, RevocationStoreUnavailable
+from tokens.authentication import REALM
+from tokens.settings import token_settings
+
+logger = logging.getLogger("flowauth.errors")
+
+
+def _quoted(value: str) -> str:
+    clean = " ".join(str(value).split()).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{clean}"'
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, RevocationStoreUnavailable):
+        exc = AuthUnavailable()
+    elif isinstance(exc, DatabaseError):
+        logger.error("database unavailable: %s", type(exc).__name__)
+        exc = AuthUnavailable()
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if not isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, str):
+        response.data = {"detail": str(exc.detail), "code": exc.detail.code}
+    if response.status_code == 401:
+        header = f'Bearer realm="{REALM}"'
+        if isinstance(exc, FlowAuthError) and exc.bearer_error:
+            header += f', error="{exc.bearer_error}", error_description={_quoted(exc.detail)}'
+        response["WWW-Authenticate"] = header
+    if response.status_code == 503:
+        response["Retry-After"] = str(token_settings.UNAVAILABLE_RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
