@@ -1,0 +1,67 @@
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import profile_cache, services
+from accounts.models import User
+from accounts.serializers import LoginSerializer, ProfileSerializer, RegisterSerializer
+from tokens.services import issue_session
+from tokens.views import NO_STORE, client_info
+
+
+def _session_response(user: User, request, status_code: int, device_name: str = "") -> Response:
+    pair = issue_session(user, client=client_info(request, device_name=device_name))
+    body = {"user": ProfileSerializer(user, context={"request": request}).data, **pair.as_dict()}
+    return Response(body, status=status_code, headers=NO_STORE)
+
+
+class RegisterView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return _session_response(user, request, status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = services.user_authenticate(request=request, email=data["email"], password=data["password"])
+        return _session_response(user, request, status.HTTP_200_OK, device_name=data["device_name"])
+
+
+class ProfileView(APIView):
+    """The signed-in user's profile; the only accounts view that loads the user."""
+
+    def get_object(self) -> User:
+        return User.objects.get(pk=self.request.user.id, is_active=True)
+
+    def get(self, request):
+        profile = profile_cache.get(request.user.id)
+        if profile is None:
+            profile = ProfileSerializer(self.get_object(), context={"request": request}).data
+            profile_cache.put(request.user.id, profile)
+        return Response(profile)
+
+    def put(self, request):
+        return self._update(request, partial=False)
+
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool):
+        user = self.get_object()
+        serializer = ProfileSerializer(user, data=request.data, partial=partial, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        services.user_update_profile(user=user, data=serializer.validated_data)
+        profile_cache.invalidate(user.pk)
+        return Response(ProfileSerializer(user, context={"request": request}).data)
