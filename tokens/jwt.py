@@ -1,0 +1,124 @@
+"""Token classes and the signing backend, extending simplejwt at its seams.
+
+Access tokens name their parent refresh token (``refresh_jti``) and their
+session (``sid``); both are required, so no token can skip the revocation
+check by leaving them out.
+"""
+
+import re
+from datetime import datetime
+from functools import lru_cache
+
+import jwt as pyjwt
+from rest_framework_simplejwt import tokens as simplejwt_tokens
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+
+from tokens.settings import token_settings
+
+USER_ID_CLAIM = "user_id"
+SESSION_CLAIM = "sid"
+PARENT_CLAIM = "refresh_jti"
+TOKEN_TYPE_CLAIM = "token_type"
+
+# Compact JWS only: three base64url segments, nothing else (no JWE, no JSON form).
+_COMPACT_JWS = re.compile(rb"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+# Header members that would point at key material: never followed, refused outright.
+_FORBIDDEN_HEADERS = {"jku", "x5u", "jwk", "x5c", "crit", "b64"}
+
+
+class FlowAuthTokenBackend(TokenBackend):
+    """simplejwt's backend with stricter input checks before and after PyJWT."""
+
+    def decode(self, token, verify: bool = True):
+        raw = token.encode() if isinstance(token, str) else bytes(token)
+        if len(raw) > token_settings.MAX_TOKEN_BYTES or not _COMPACT_JWS.match(raw):
+            raise TokenBackendError("Token is invalid")
+        try:
+            header = pyjwt.get_unverified_header(raw)
+        except pyjwt.InvalidTokenError as exc:
+            raise TokenBackendError("Token is invalid") from exc
+        if _FORBIDDEN_HEADERS & set(header):
+            raise TokenBackendError("Token is invalid")
+        payload = super().decode(raw, verify=verify)
+        for claim in ("exp", "iat"):
+            if type(payload.get(claim)) is not int:
+                raise TokenBackendError("Token is invalid")
+        return payload
+
+
+@lru_cache(maxsize=8)
+def _backend(algorithm, signing_key, verifying_key, audience, issuer, leeway) -> FlowAuthTokenBackend:
+    return FlowAuthTokenBackend(
+        algorithm, signing_key, verifying_key, audience=audience, issuer=issuer, leeway=leeway
+    )
+
+
+def get_backend() -> FlowAuthTokenBackend:
+    return _backend(
+        token_settings.ALGORITHM,
+        token_settings.SIGNING_KEY,
+        token_settings.VERIFYING_KEY,
+        token_settings.AUDIENCE,
+        token_settings.ISSUER,
+        token_settings.LEEWAY,
+    )
+
+
+class _FlowAuthToken(simplejwt_tokens.Token):
+    required_claims: tuple[str, ...] = ()
+
+    def get_token_backend(self):
+        return get_backend()
+
+    def verify(self) -> None:
+        super().verify()
+        for claim in (USER_ID_CLAIM, *self.required_claims):
+            value = self.payload.get(claim)
+            if not isinstance(value, str) or not value:
+                raise TokenError("Token is missing a required claim")
+        if not isinstance(self.payload.get("jti"), str):
+            raise TokenError("Token has no id")
+
+
+class AccessToken(_FlowAuthToken):
+    token_type = "access"
+    required_claims = (SESSION_CLAIM, PARENT_CLAIM)
+
+    @property
+    def lifetime(self):
+        return token_settings.ACCESS_TOKEN_LIFETIME
+
+
+class RefreshToken(_FlowAuthToken):
+    token_type = "refresh"
+    required_claims = (SESSION_CLAIM,)
+
+    @property
+    def lifetime(self):
+        return token_settings.REFRESH_TOKEN_LIFETIME
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def encode_refresh(*, jti: str, user_id, session_id: str, issued_at: datetime, expires_at: datetime) -> str:
+    """Sign a refresh token from its stored row; the same row gives the same string."""
+    token = RefreshToken()
+    token.payload.update(
+        {"jti": jti, USER_ID_CLAIM: str(user_id), SESSION_CLAIM: session_id,
+         "iat": _epoch(issued_at), "exp": _epoch(expires_at)}
+    )
+    return str(token)
+
+
+def encode_access(*, user_id, session_id: str, refresh_jti: str, now: datetime, not_after: datetime) -> tuple[str, datetime]:
+    """Sign a fresh access token; it never outlives ``not_after`` (the session's end)."""
+    token = AccessToken()
+    expires_at = min(now + token_settings.ACCESS_TOKEN_LIFETIME, not_after)
+    token.payload.update(
+        {USER_ID_CLAIM: str(user_id), SESSION_CLAIM: session_id, PARENT_CLAIM: refresh_jti,
+         "iat": _epoch(now), "exp": _epoch(expires_at)}
+    )
+    return str(token), expires_at

@@ -1,0 +1,15 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from tokens import revocation
+from tokens.exceptions import RevocationStoreUnavailable
+
+
+class Command(BaseCommand):
+    help = "Rewrite every live revocation from the database into Redis and mark the cache complete."
+
+    def handle(self, *args, **options):
+        try:
+            written = revocation.rebuild()
+        except RevocationStoreUnavailable as exc:
+            raise CommandError(f"Redis unavailable or a rebuild is running: {exc}") from exc
+        self.stdout.write(f"revocation cache rebuilt: {written} keys")

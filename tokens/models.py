@@ -1,0 +1,81 @@
+"""Sessions (refresh-token families) and the refresh tokens issued in them.
+
+Token strings are never stored: a row holds the token's ``jti`` and the
+claims needed to re-issue it byte for byte (for the rotation grace window).
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def new_token_id() -> str:
+    """128 bits from the OS CSPRNG, as 32 hex characters."""
+    return secrets.token_hex(16)
+
+
+class RevokeReason(models.TextChoices):
+    LOGOUT = "logout", "Logout"
+    LOGOUT_ALL = "logout_all", "Logout from all devices"
+    SESSION_DELETE = "session_delete", "Ended from the device list"
+    PASSWORD_CHANGE = "password_change", "Password changed"
+    REUSE = "reuse", "Refresh token reuse detected"
+    ADMIN = "admin", "Revoked by staff"
+    DEACTIVATION = "deactivation", "User deactivated or deleted"
+    REVOKE_ENDPOINT = "revoke_endpoint", "Revoked through /revoke"
+
+
+class SessionQuerySet(models.QuerySet):
+    def live(self, now=None):
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+class Session(models.Model):
+    id = models.CharField(primary_key=True, max_length=32, default=new_token_id, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_sessions")
+    device_name = models.CharField(max_length=100, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True, help_text="Absolute end; rotation cannot pass it.")
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    revoke_reason = models.CharField(max_length=32, choices=RevokeReason.choices, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "revoked_at"], name="tokens_session_user_state")]
+
+    def __str__(self) -> str:
+        return f"{self.device_name or 'session'} {self.id[:8]}"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class RefreshToken(models.Model):
+    jti = models.CharField(max_length=32, unique=True, default=new_token_id, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="refresh_tokens")
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by"
+    )
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    is_revoked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return self.jti

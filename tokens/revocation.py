@@ -1,0 +1,245 @@
+"""The revocation store: revoked session ids and refresh ``jti``s in Redis.
+
+The database is the source of truth; Redis is the fast path every server
+consults. This module owns every revocation key name and TTL rule.
+
+Completeness: a Redis that lost data (flush, restart without persistence,
+restart from an old snapshot, failover to a lagging replica) must not be
+trusted. The marker key holds the ``run_id`` of the Redis server that the
+cache was last rebuilt on. Each new connection reads the server's current
+``run_id`` (a restarted or different server always means new connections),
+and the one MGET per request reads the marker beside the revocation keys:
+a missing marker, or one written by another server run, means "incomplete",
+and the cache is rebuilt from the database before any token is trusted.
+"""
+
+import logging
+import math
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+from django.utils import timezone
+
+from tokens.exceptions import RevocationStoreUnavailable
+from tokens.settings import token_settings
+
+logger = logging.getLogger("flowauth.revocation")
+
+PREFIX = "flowauth:rv:"
+MARKER_KEY = PREFIX + "complete"
+REBUILD_LOCK_KEY = PREFIX + "rebuild-lock"
+REBUILD_LOCK_SECONDS = 60
+
+
+def session_key(session_id: str) -> str:
+    return f"{PREFIX}s:{session_id}"
+
+
+def refresh_key(jti: str) -> str:
+    return f"{PREFIX}j:{jti}"
+
+
+# --- connections that know which server run they talk to -----------------
+
+_server_run_id: str | None = None
+
+
+class _RunIdMixin:
+    def on_connect_check_health(self, check_health: bool = True):
+        global _server_run_id
+        super().on_connect_check_health(check_health=check_health)
+        self.send_command("INFO", "server")
+        info = self.read_response()
+        if isinstance(info, bytes):
+            info = info.decode()
+        for line in str(info).splitlines():
+            if line.startswith("run_id:"):
+                _server_run_id = line.split(":", 1)[1].strip()
+
+
+class _TrackedConnection(_RunIdMixin, redis.Connection):
+    pass
+
+
+class _TrackedUnixConnection(_RunIdMixin, redis.UnixDomainSocketConnection):
+    pass
+
+
+class _TrackedSSLConnection(_RunIdMixin, redis.SSLConnection):
+    pass
+
+
+_TRACKED = {
+    redis.Connection: _TrackedConnection,
+    redis.UnixDomainSocketConnection: _TrackedUnixConnection,
+    redis.SSLConnection: _TrackedSSLConnection,
+}
+
+_clients: dict[tuple, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def get_redis() -> redis.Redis:
+    """A raw client (errors are raised, never swallowed), one pool per process."""
+    url, timeout = token_settings.REDIS_URL, token_settings.REDIS_SOCKET_TIMEOUT
+    key = (url, timeout)
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                pool = redis.ConnectionPool.from_url(
+                    url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                    retry_on_timeout=False, health_check_interval=30, decode_responses=True,
+                )
+                pool.connection_class = _TRACKED.get(pool.connection_class, pool.connection_class)
+                client = _clients[key] = redis.Redis(connection_pool=pool)
+    return client
+
+
+def server_run_id() -> str | None:
+    return _server_run_id
+
+
+# --- TTL rules ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """One revoked session, with the jti of its refresh token that was live."""
+
+    session_id: str
+    revoked_at: datetime
+    session_expires_at: datetime
+    live_refresh_jti: str | None = None
+
+    def guard_until(self) -> datetime:
+        """When the last access token this revocation must refuse expires.
+
+        No access token of the session was issued after ``revoked_at`` and
+        none outlives the session's absolute end.
+        """
+        return min(self.revoked_at + token_settings.ACCESS_TOKEN_LIFETIME, self.session_expires_at)
+
+    def ttl_seconds(self, now: datetime) -> int:
+        """Remaining guard time plus leeway and margin, rounded up; 0 = nothing left to guard."""
+        remaining = (self.guard_until() - now).total_seconds()
+        if remaining <= 0:
+            return 0
+        slack = token_settings.LEEWAY + token_settings.REVOCATION_TTL_MARGIN
+        return max(1, math.ceil(remaining + slack))
+
+
+# --- the store ------------------------------------------------------------
+
+
+def _unavailable(exc: Exception) -> RevocationStoreUnavailable:
+    logger.warning("revocation store unavailable: %s", type(exc).__name__)
+    return RevocationStoreUnavailable(type(exc).__name__)
+
+
+def is_revoked(*, session_id: str, refresh_jti: str) -> bool:
+    """One round trip: the marker and both keys that could refuse the token.
+
+    Raises RevocationStoreUnavailable when Redis cannot answer, or when the
+    cache is incomplete and could not be rebuilt right now.
+    """
+    client = get_redis()
+    try:
+        values = client.mget(MARKER_KEY, session_key(session_id), refresh_key(refresh_jti))
+    except redis.RedisError as exc:
+        raise _unavailable(exc) from exc
+    if not isinstance(values, list) or len(values) != 3:
+        raise RevocationStoreUnavailable("malformed MGET reply")
+    marker, by_session, by_refresh = values
+    if marker is None or marker != _server_run_id:
+        rebuild()
+        return is_revoked_after_rebuild(session_id=session_id, refresh_jti=refresh_jti)
+    return by_session is not None or by_refresh is not None
+
+
+def is_revoked_after_rebuild(*, session_id: str, refresh_jti: str) -> bool:
+    try:
+        found = get_redis().exists(session_key(session_id), refresh_key(refresh_jti))
+    except redis.RedisError as exc:
+        raise _unavailable(exc) from exc
+    return found > 0
+
+
+def write(revocations: Iterable[Revocation], *, now: datetime | None = None) -> int:
+    """Write revocation keys with their TTLs in one pipelined round trip.
+
+    Returns how many keys were written. Revocations with nothing left to
+    guard write nothing.
+    """
+    now = now or timezone.now()
+    pipe = get_redis().pipeline(transaction=False)
+    written = 0
+    for revocation in revocations:
+        ttl = revocation.ttl_seconds(now)
+        if not ttl:
+            continue
+        pipe.set(session_key(revocation.session_id), "1", ex=ttl)
+        written += 1
+        if revocation.live_refresh_jti:
+            pipe.set(refresh_key(revocation.live_refresh_jti), "1", ex=ttl)
+            written += 1
+    if not written:
+        return 0
+    try:
+        pipe.execute()
+    except redis.RedisError as exc:
+        raise _unavailable(exc) from exc
+    return written
+
+
+def rebuild() -> int:
+    """Restore every live revocation from the database, then mark the cache complete.
+
+    Only one process rebuilds at a time (SET NX lock); others get
+    RevocationStoreUnavailable until it is done, never a partial answer.
+    """
+    from tokens import selectors
+
+    client = get_redis()
+    try:
+        client.ping()  # make sure the run id we compare against is current
+        if not client.set(REBUILD_LOCK_KEY, "1", nx=True, ex=REBUILD_LOCK_SECONDS):
+            raise RevocationStoreUnavailable("rebuild in progress")
+        try:
+            run_id = _server_run_id
+            written = write(selectors.revocations_to_guard())
+            client.set(MARKER_KEY, run_id)
+        finally:
+            client.delete(REBUILD_LOCK_KEY)
+    except redis.RedisError as exc:
+        raise _unavailable(exc) from exc
+    logger.info("revocation cache rebuilt: %d keys", written)
+    return written
+
+
+def ensure_complete() -> None:
+    """Rebuild now if the marker is missing or belongs to another server run."""
+    try:
+        marker = get_redis().get(MARKER_KEY)
+    except redis.RedisError as exc:
+        raise _unavailable(exc) from exc
+    if marker is None or marker != _server_run_id:
+        rebuild()
+
+
+def ping() -> bool:
+    try:
+        return bool(get_redis().ping())
+    except redis.RedisError:
+        return False
+
+
+def eviction_policy() -> str | None:
+    try:
+        return get_redis().config_get("maxmemory-policy").get("maxmemory-policy")
+    except redis.RedisError:
+        return None

@@ -1,0 +1,74 @@
+"""Reads over sessions and refresh tokens."""
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from tokens.models import RefreshToken, Session
+from tokens.revocation import Revocation
+from tokens.settings import token_settings
+
+
+def revocations_to_guard(now: datetime | None = None) -> Iterator[Revocation]:
+    """Every revoked session that may still have a live access token."""
+    now = now or timezone.now()
+    horizon = now - token_settings.ACCESS_TOKEN_LIFETIME
+    return _revocations(Session.objects.filter(revoked_at__gt=horizon))
+
+
+def revocations_for(session_ids: list[str]) -> list[Revocation]:
+    return list(_revocations(Session.objects.filter(pk__in=session_ids, revoked_at__isnull=False)))
+
+
+def _revocations(sessions, chunk: int = 2000) -> Iterator[Revocation]:
+    """Revocations for a queryset of revoked sessions, two queries per chunk."""
+    rows = sessions.order_by("pk").values_list("id", "revoked_at", "expires_at")
+    last_id = ""
+    while True:
+        batch = list(rows.filter(pk__gt=last_id)[:chunk])
+        if not batch:
+            return
+        ids = [row[0] for row in batch]
+        live_jti = dict(
+            RefreshToken.objects.filter(session_id__in=ids, used_at__isnull=True)
+            .values_list("session_id", "jti")
+        )
+        for session_id, revoked_at, expires_at in batch:
+            yield Revocation(session_id, revoked_at, expires_at, live_jti.get(session_id))
+        last_id = ids[-1]
+
+
+def is_revoked_in_database(*, session_id: str, refresh_jti: str) -> bool:
+    """The database answer to the revocation check, in one query."""
+    return not RefreshToken.objects.filter(
+        jti=refresh_jti, session_id=session_id, is_revoked=False, session__revoked_at__isnull=True
+    ).exists()
+
+
+def live_sessions_count(now: datetime | None = None) -> int:
+    return Session.objects.live(now).count()
+
+
+def guarded_revocations_count(now: datetime | None = None) -> int:
+    """Revoked sessions whose keys are still needed in the cache."""
+    now = now or timezone.now()
+    return Session.objects.filter(revoked_at__gt=now - token_settings.ACCESS_TOKEN_LIFETIME).count()
+
+
+def live_sessions_for(user_id) -> "QuerySet[Session]":  # noqa: F821
+    return Session.objects.live().filter(user_id=user_id)
+
+
+def expired_rows(now: datetime | None = None) -> tuple:
+    """Refresh rows and sessions no longer needed by rotation, reuse checks or the cache."""
+    now = now or timezone.now()
+    grace = token_settings.REFRESH_GRACE_SECONDS
+    keep_revoked_until = now - token_settings.ACCESS_TOKEN_LIFETIME
+    tokens = RefreshToken.objects.filter(expires_at__lt=now - grace)
+    sessions = Session.objects.filter(expires_at__lt=now - grace).filter(
+        Q(revoked_at__isnull=True) | Q(revoked_at__lt=keep_revoked_until)
+    )
+    return tokens, sessions
+

@@ -1,0 +1,197 @@
+"""Token lifecycle: issue, rotate, revoke. Views, admin and commands call these.
+
+Rotation is a compare-and-set inside one transaction:
+
+1. ``UPDATE session SET last_used_at WHERE id AND not revoked AND not past
+   its end``: this row lock serialises a refresh against a concurrent
+   revocation of the same session (so a revoke cannot miss a token that a
+   racing rotation is about to insert).
+2. ``UPDATE refresh SET used_at WHERE jti AND used_at IS NULL AND NOT
+   revoked``: exactly one request wins.
+
+A loser inside the grace window gets the winner's refresh token (the same
+row, re-signed to the same string) and a fresh access token; anything else
+presented twice is theft and ends the session.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+
+from tokens import jwt, revocation, selectors
+from tokens.exceptions import RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
+from tokens.models import RefreshToken, RevokeReason, Session
+from tokens.settings import token_settings
+
+logger = logging.getLogger("flowauth.auth")
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+    session: Session
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+
+    def as_dict(self) -> dict:
+        return {"access": self.access, "refresh": self.refresh}
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    device_name: str = ""
+    user_agent: str = ""
+    ip_address: str | None = None
+
+
+def _pair(row: RefreshToken, session: Session, now: datetime) -> TokenPair:
+    refresh = jwt.encode_refresh(
+        jti=row.jti, user_id=row.user_id, session_id=session.id,
+        issued_at=row.issued_at, expires_at=row.expires_at,
+    )
+    access, access_exp = jwt.encode_access(
+        user_id=row.user_id, session_id=session.id, refresh_jti=row.jti,
+        now=now, not_after=session.expires_at,
+    )
+    return TokenPair(access, refresh, session, access_exp, row.expires_at)
+
+
+def _new_refresh_row(session: Session, now: datetime, replaces: RefreshToken | None = None) -> RefreshToken:
+    # Whole seconds: the JWT carries epoch seconds and the row must re-sign identically.
+    now = now.replace(microsecond=0)
+    expires_at = min(now + token_settings.REFRESH_TOKEN_LIFETIME, session.expires_at)
+    return RefreshToken.objects.create(
+        user_id=session.user_id, session=session, replaces=replaces,
+        issued_at=now, expires_at=expires_at,
+    )
+
+
+def issue_session(user, *, client: ClientInfo = ClientInfo()) -> TokenPair:
+    """Start a session (a refresh-token family) for ``user`` and return its first pair."""
+    now = timezone.now()
+    with transaction.atomic():
+        session = Session.objects.create(
+            user=user, device_name=client.device_name[:100], user_agent=client.user_agent[:400],
+            ip_address=client.ip_address, created_at=now, last_used_at=now,
+            expires_at=now.replace(microsecond=0) + token_settings.SESSION_MAX_AGE,
+        )
+        row = _new_refresh_row(session, now)
+    logger.info("session started user=%s session=%s ip=%s", user.pk, session.id, client.ip_address)
+    return _pair(row, session, now)
+
+
+def decode_refresh(raw: str) -> jwt.RefreshToken:
+    try:
+        return jwt.RefreshToken(raw)
+    except ExpiredTokenError as exc:
+        raise TokenExpired() from exc
+    except TokenError as exc:
+        raise TokenInvalid() from exc
+
+
+def rotate_refresh(raw: str, *, client: ClientInfo = ClientInfo()) -> TokenPair:
+    """Use up a refresh token and return the session's next pair (see module doc)."""
+    token = decode_refresh(raw)
+    now = timezone.now()
+    row = (
+        RefreshToken.objects.select_related("session")
+        .filter(jti=token["jti"]).first()
+    )
+    if row is None or str(row.user_id) != token[jwt.USER_ID_CLAIM] or row.session_id != token[jwt.SESSION_CLAIM]:
+        raise TokenInvalid()
+    outcome = _rotate(row, now)
+    if isinstance(outcome, TokenPair):
+        return outcome
+    if outcome == RevokeReason.REUSE:
+        revoke_session(row.session, reason=RevokeReason.REUSE)
+        logger.warning(
+            "refresh reuse detected user=%s session=%s jti=%s ip=%s",
+            row.user_id, row.session_id, row.jti, client.ip_address,
+        )
+        raise RefreshReused()
+    raise outcome
+
+
+def _rotate(row: RefreshToken, now: datetime):
+    session = row.session
+    with transaction.atomic():
+        claimed = Session.objects.filter(
+            pk=session.pk, revoked_at__isnull=True, expires_at__gt=now
+        ).update(last_used_at=now)
+        if not claimed:
+            session.refresh_from_db()
+            return SessionRevoked() if session.is_revoked else TokenExpired()
+        won = RefreshToken.objects.filter(
+            pk=row.pk, used_at__isnull=True, is_revoked=False
+        ).update(used_at=now)
+        if won:
+            successor = _new_refresh_row(session, now, replaces=row)
+            return _pair(successor, session, now)
+        row.refresh_from_db()
+        if row.is_revoked:
+            return SessionRevoked()
+        successor = _grace_successor(row, now)
+        if successor is not None:
+            return _pair(successor, session, now)
+    return RevokeReason.REUSE
+
+
+def _grace_successor(row: RefreshToken, now: datetime) -> RefreshToken | None:
+    """The live token that replaced ``row``, if ``row`` may still be presented."""
+    grace = token_settings.REFRESH_GRACE_SECONDS
+    if not grace or row.used_at is None or now > row.used_at + grace:
+        return None
+    return RefreshToken.objects.filter(
+        replaces=row, used_at__isnull=True, is_revoked=False
+    ).first()
+
+
+def revoke_session(session: Session, *, reason: str, actor=None) -> None:
+    """End ``session``: in the database, then in Redis before returning.
+
+    Idempotent: revoking an ended session rewrites its cache keys. Raises
+    RevocationStoreUnavailable, with nothing committed, when Redis could not
+    be written; a retry then does the whole revocation.
+    """
+    revoke_sessions(Session.objects.filter(pk=session.pk), reason=reason, actor=actor)
+
+
+def revoke_sessions(sessions, *, reason: str, actor=None) -> int:
+    """Bulk form of revoke_session over a queryset; returns how many were newly ended."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(sessions.values_list("pk", flat=True))
+        ended = Session.objects.filter(pk__in=ids, revoked_at__isnull=True).update(
+            revoked_at=now, revoke_reason=reason, revoked_by=actor
+        )
+        RefreshToken.objects.filter(session_id__in=ids, is_revoked=False).update(is_revoked=True)
+        # Redis is written before the commit: if it fails, the transaction rolls
+        # back and nothing is half-done; if the commit fails after it, a live
+        # session is refused until its key expires, the safe direction.
+        revocation.write(selectors.revocations_for(ids))
+    if ended:
+        logger.info("sessions revoked count=%d reason=%s actor=%s", ended, reason, getattr(actor, "pk", None))
+    return ended
+
+
+def revoke_all_for_user(user, *, reason: str, actor=None, keep: Session | None = None) -> int:
+    """End every session of ``user`` (but ``keep``); recently ended ones are republished too."""
+    recent = timezone.now() - token_settings.ACCESS_TOKEN_LIFETIME
+    sessions = Session.objects.filter(user=user).filter(
+        Q(revoked_at__isnull=True) | Q(revoked_at__gt=recent)
+    )
+    if keep is not None:
+        sessions = sessions.exclude(pk=keep.pk)
+    return revoke_sessions(sessions, reason=reason, actor=actor)
+
+
+def revoke_all_for_user_id(user_id, *, reason: str, actor=None) -> int:
+    from django.contrib.auth import get_user_model
+
+    return revoke_all_for_user(get_user_model()(pk=user_id), reason=reason, actor=actor)

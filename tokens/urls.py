@@ -1,0 +1,11 @@
+from django.urls import path
+
+from tokens import views
+
+urlpatterns = [
+    path("refresh", views.RefreshView.as_view(), name="refresh"),
+    path("logout", views.LogoutView.as_view(), name="logout"),
+    path("logout-all", views.LogoutAllView.as_view(), name="logout-all"),
+    path("whoami", views.WhoAmIView.as_view(), name="whoami"),
+    path("health", views.HealthView.as_view(), name="health"),
+]
