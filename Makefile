@@ -1,0 +1,39 @@
+# FlowAuth: `make run` serves, `make test` tests. Nothing needs to be running.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install migrate redis-start redis-stop bench clean
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Tests run with DEBUG off, as in production; the key below exists only for them.
+test: install
+	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-flowauth-test-only-key-5f0c9d2e7b8a41f3a6c2d9e0b1f4a7c8d3e6b9f2a5c8e1d4} \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+redis-start: install
+	$(BIN)/python -m flowauth.embedded_redis start
+
+redis-stop: install
+	$(BIN)/python -m flowauth.embedded_redis stop
+
+clean:
+	-$(BIN)/python -m flowauth.embedded_redis stop
+	rm -rf var

@@ -1,0 +1,62 @@
+"""Shared fixtures: a real Redis (embedded or REDIS_URL), real databases, users, clients."""
+
+import os
+
+import pytest
+from django.conf import settings as django_settings
+from rest_framework.test import APIClient
+
+from tests import helpers
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_server():
+    if not os.environ.get("REDIS_URL"):
+        from flowauth import embedded_redis
+
+        embedded_redis.ensure_running()
+
+
+@pytest.fixture(autouse=True)
+def redis_client(_redis_server):
+    """A clean revocation store for every test, marked complete (it is: the DB is empty too)."""
+    client = helpers.redis()
+    client.flushdb()
+    helpers.mark_cache_complete()
+    yield client
+
+
+@pytest.fixture
+def token_settings(settings):
+    """Override FlowAuth token settings for one test: token_settings(REFRESH_GRACE_SECONDS=2)."""
+
+    def override(**values):
+        settings.FLOWAUTH_TOKENS = {**django_settings.FLOWAUTH_TOKENS, **values}
+
+    return override
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def password():
+    return helpers.PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return helpers.make_user("alice@example.com")
+
+
+@pytest.fixture
+def other_user(db):
+    return helpers.make_user("bob@example.com")
+
+
+@pytest.fixture
+def session_tokens(api, user):
+    """A logged-in session of ``user``: {'access': ..., 'refresh': ...}."""
+    return helpers.login(api, user.email)

@@ -1,0 +1,56 @@
+"""Test helpers shared by the suite (plain functions, importable from tests)."""
+
+import base64
+import json
+
+import jwt as pyjwt
+
+from accounts.models import User
+from tokens import revocation
+from tokens.settings import token_settings
+
+PASSWORD = "correct horse battery staple"
+
+
+def redis():
+    return revocation.get_redis()
+
+
+def mark_cache_complete() -> None:
+    client = redis()
+    client.ping()
+    client.set(revocation.MARKER_KEY, revocation.server_run_id())
+
+
+def make_user(email: str, password: str = PASSWORD, **extra) -> User:
+    return User.objects.create_user(email=email, password=password, **extra)
+
+
+def login(api, email: str, password: str = PASSWORD, **extra) -> dict:
+    response = api.post("/api/auth/login", {"email": email, "password": password, **extra}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def bearer(access: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
+
+
+def claims(token: str) -> dict:
+    return pyjwt.decode(token, options={"verify_signature": False})
+
+
+def resign(token: str, *, drop=(), header=None, **changes) -> str:
+    """Re-sign a token's claims with the real key after changing them."""
+    payload = {k: v for k, v in claims(token).items() if k not in drop}
+    payload.update(changes)
+    return pyjwt.encode(payload, token_settings.SIGNING_KEY, algorithm="HS256", headers=header)
+
+
+def b64(data) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def error_code(response) -> str:
+    return response.json().get("code")

@@ -1,0 +1,81 @@
+"""Real server processes (gunicorn) sharing the test database and Redis."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    scheme = {"postgresql": "postgres", "mysql": "mysql"}[db["ENGINE"].rsplit(".", 1)[-1]]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"{scheme}://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or ''}/{db['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(**extra) -> dict:
+    tokens = settings.FLOWAUTH_TOKENS
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": tokens["REDIS_URL"],
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CONN_MAX_AGE": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+@contextmanager
+def gunicorn(workers: int = 2, threads: int = 4, **env):
+    """Serve flowauth.wsgi on a free port; yields the base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "flowauth.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+         "--worker-class", "gthread", "--timeout", "60", "--log-level", "warning"],
+        cwd=BASE_DIR, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_up(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/api/auth/health", timeout=2).status_code in (200, 503):
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")

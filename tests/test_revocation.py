@@ -1,0 +1,130 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.utils import timezone
+
+from tokens import revocation
+from tokens.models import RefreshToken, RevokeReason, Session
+from tests.helpers import bearer, claims, error_code, login
+
+pytestmark = pytest.mark.django_db
+
+WHOAMI = "/api/auth/whoami"
+
+
+def test_logout_refuses_the_access_token_on_the_next_request(api, session_tokens):
+    assert api.get(WHOAMI, **bearer(session_tokens["access"])).status_code == 200
+    response = api.post("/api/auth/logout", **bearer(session_tokens["access"]))
+    assert response.status_code == 204
+    refused = api.get(WHOAMI, **bearer(session_tokens["access"]))
+    assert refused.status_code == 401 and error_code(refused) == "session_revoked"
+    session = Session.objects.get()
+    assert session.revoke_reason == RevokeReason.LOGOUT
+    assert not session.refresh_tokens.filter(is_revoked=False).exists()
+
+
+def test_logout_writes_both_keys_with_ttls_covering_the_access_lifetime(api, session_tokens, redis_client, token_settings):
+    token_settings(ACCESS_TOKEN_LIFETIME=600, REVOCATION_TTL_MARGIN=5, LEEWAY=0)
+    access = login(api, "alice@example.com")["access"]
+    api.post("/api/auth/logout", **bearer(access))
+    sid, jti = claims(access)["sid"], claims(access)["refresh_jti"]
+    for key in (revocation.session_key(sid), revocation.refresh_key(jti)):
+        ttl = redis_client.ttl(key)
+        assert 600 <= ttl <= 600 + 5 + 1, (key, ttl)
+
+
+def test_ttl_is_capped_by_the_session_end(db, redis_client, token_settings):
+    token_settings(ACCESS_TOKEN_LIFETIME=900, REVOCATION_TTL_MARGIN=0)
+    now = timezone.now()
+    entry = revocation.Revocation("s1", revoked_at=now, session_expires_at=now + timedelta(seconds=30))
+    assert entry.ttl_seconds(now) == 30
+    assert entry.ttl_seconds(now + timedelta(seconds=29, milliseconds=500)) == 1
+    assert entry.ttl_seconds(now + timedelta(seconds=31)) == 0
+    assert revocation.write([entry], now=now + timedelta(seconds=31)) == 0
+    assert not redis_client.exists(revocation.session_key("s1"))
+
+
+def test_a_second_logout_is_idempotent(api, session_tokens):
+    api.post("/api/auth/logout", **bearer(session_tokens["access"]))
+    session = Session.objects.get()
+    from tokens.services import revoke_session
+
+    revoke_session(session, reason=RevokeReason.ADMIN)
+    session.refresh_from_db()
+    assert session.revoke_reason == RevokeReason.LOGOUT
+
+
+def test_logout_all_ends_every_session_of_the_user_only(api, user, other_user):
+    phone, laptop = login(api, user.email), login(api, user.email)
+    bob = login(api, other_user.email)
+    assert api.post("/api/auth/logout-all", **bearer(phone["access"])).status_code == 204
+    for tokens in (phone, laptop):
+        assert error_code(api.get(WHOAMI, **bearer(tokens["access"]))) == "session_revoked"
+    assert api.get(WHOAMI, **bearer(bob["access"])).status_code == 200
+
+
+def test_logout_leaves_other_sessions_working(api, user):
+    phone, laptop = login(api, user.email), login(api, user.email)
+    api.post("/api/auth/logout", **bearer(phone["access"]))
+    assert api.get(WHOAMI, **bearer(laptop["access"])).status_code == 200
+
+
+def test_access_tokens_from_before_a_rotation_are_refused_after_logout(api, session_tokens):
+    rotated = api.post("/api/auth/refresh", {"refresh": session_tokens["refresh"]}, format="json").json()
+    api.post("/api/auth/logout", **bearer(rotated["access"]))
+    assert error_code(api.get(WHOAMI, **bearer(session_tokens["access"]))) == "session_revoked"
+
+
+def test_flushed_redis_is_rebuilt_before_any_token_is_trusted(api, user, redis_client):
+    revoked, live = login(api, user.email), login(api, user.email)
+    api.post("/api/auth/logout", **bearer(revoked["access"]))
+    redis_client.flushall()
+    assert error_code(api.get(WHOAMI, **bearer(revoked["access"]))) == "session_revoked"
+    assert api.get(WHOAMI, **bearer(live["access"])).status_code == 200
+    assert redis_client.get(revocation.MARKER_KEY) == revocation.server_run_id()
+
+
+def test_a_marker_from_another_server_run_forces_a_rebuild(api, user, redis_client):
+    revoked = login(api, user.email)
+    api.post("/api/auth/logout", **bearer(revoked["access"]))
+    sid = claims(revoked["access"])["sid"]
+    # What a restart from an old snapshot looks like: the marker is there, the key is not.
+    redis_client.delete(revocation.session_key(sid), revocation.refresh_key(claims(revoked["access"])["refresh_jti"]))
+    redis_client.set(revocation.MARKER_KEY, "run-id-of-an-earlier-server")
+    assert error_code(api.get(WHOAMI, **bearer(revoked["access"]))) == "session_revoked"
+
+
+def test_rebuild_command_restores_only_live_revocations(api, user, redis_client, token_settings):
+    token_settings(ACCESS_TOKEN_LIFETIME=60)
+    old = login(api, user.email)
+    api.post("/api/auth/logout", **bearer(old["access"]))
+    with time_machine.travel(timezone.now() + timedelta(seconds=120)):
+        recent = login(api, user.email)
+        api.post("/api/auth/logout", **bearer(recent["access"]))
+        redis_client.flushdb()
+        call_command("rebuild_revocation_cache")
+        assert not redis_client.exists(revocation.session_key(claims(old["access"])["sid"]))
+        assert redis_client.exists(revocation.session_key(claims(recent["access"])["sid"]))
+        assert redis_client.ttl(revocation.session_key(claims(recent["access"])["sid"])) > 0
+
+
+def test_flush_expired_tokens_keeps_what_rotation_and_rebuild_need(api, user, token_settings):
+    token_settings(REFRESH_TOKEN_LIFETIME=60, SESSION_MAX_AGE=100, ACCESS_TOKEN_LIFETIME=30)
+    expired = login(api, user.email)
+    with time_machine.travel(timezone.now() + timedelta(seconds=200)):
+        live = login(api, user.email)
+        call_command("flush_expired_tokens", batch_size=1)
+        assert not Session.objects.filter(pk=claims(expired["refresh"])["sid"]).exists()
+        assert RefreshToken.objects.filter(jti=claims(live["refresh"])["jti"]).exists()
+        assert api.post("/api/auth/refresh", {"refresh": live["refresh"]}, format="json").status_code == 200
+
+
+def test_refresh_rows_hold_no_token_strings(api, session_tokens):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("tokens_refreshtoken", "tokens_session"):
+            cursor.execute(f"SELECT * FROM {table}")
+            assert "eyJ" not in repr(cursor.fetchall())
