@@ -6,4 +6,4 @@ class TokensConfig(AppConfig):
     verbose_name = "Sessions and tokens"
 
     def ready(self) -> None:
-        from tokens import signals  # noqa: F401  (connects the receivers)
+        from tokens import schema, signals  # noqa: F401  (registers the receivers and the schema extension)
