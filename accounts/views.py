@@ -1,3 +1,4 @@
+from django.shortcuts import get_object_or_404
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -43,7 +44,7 @@ class ProfileView(APIView):
     """The signed-in user's profile; the only accounts view that loads the user."""
 
     def get_object(self) -> User:
-        return User.objects.get(pk=self.request.user.id, is_active=True)
+        return get_object_or_404(User, pk=self.request.user.id, is_active=True)
 
     def get(self, request):
         profile = profile_cache.get(request.user.id)

@@ -128,3 +128,25 @@ def test_refresh_rows_hold_no_token_strings(api, session_tokens):
         for table in ("tokens_refreshtoken", "tokens_session"):
             cursor.execute(f"SELECT * FROM {table}")
             assert "eyJ" not in repr(cursor.fetchall())
+
+
+def test_a_flush_during_a_rebuild_does_not_mark_the_cache_complete(db, redis_client, monkeypatch):
+    from tokens import selectors
+    from tokens.exceptions import RevocationStoreUnavailable
+
+    def flushing_revocations():
+        redis_client.flushdb()  # what a FLUSHALL in the middle of the rebuild does
+        return iter(())
+
+    monkeypatch.setattr(selectors, "revocations_to_guard", flushing_revocations)
+    with pytest.raises(RevocationStoreUnavailable):
+        revocation.rebuild()
+    assert redis_client.get(revocation.MARKER_KEY) is None
+
+
+def test_rebuilds_do_not_overlap(db, redis_client):
+    from tokens.exceptions import RevocationStoreUnavailable
+
+    redis_client.set(revocation.REBUILD_LOCK_KEY, "another process")
+    with pytest.raises(RevocationStoreUnavailable):
+        revocation.rebuild()

@@ -15,6 +15,7 @@ and the cache is rebuilt from the database before any token is trusted.
 
 import logging
 import math
+import secrets
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,12 +45,17 @@ def refresh_key(jti: str) -> str:
 
 # --- connections that know which server run they talk to -----------------
 
-_server_run_id: str | None = None
+# run_id of each Redis server this process is connected to, by address.
+_run_ids: dict[tuple, str] = {}
+
+
+def _address(params) -> tuple:
+    path = params.get("path")
+    return ("unix", path) if path else ("tcp", params.get("host"), params.get("port"))
 
 
 class _RunIdMixin:
     def on_connect_check_health(self, check_health: bool = True):
-        global _server_run_id
         super().on_connect_check_health(check_health=check_health)
         self.send_command("INFO", "server")
         info = self.read_response()
@@ -57,7 +63,7 @@ class _RunIdMixin:
             info = info.decode()
         for line in str(info).splitlines():
             if line.startswith("run_id:"):
-                _server_run_id = line.split(":", 1)[1].strip()
+                _run_ids[_address(vars(self))] = line.split(":", 1)[1].strip()
 
 
 class _TrackedConnection(_RunIdMixin, redis.Connection):
@@ -100,8 +106,10 @@ def get_redis() -> redis.Redis:
     return client
 
 
-def server_run_id() -> str | None:
-    return _server_run_id
+def server_run_id(client: redis.Redis | None = None) -> str | None:
+    """The run_id of the server behind ``client``, as read when its connection was made."""
+    client = client or get_redis()
+    return _run_ids.get(_address(client.connection_pool.connection_kwargs))
 
 
 # --- TTL rules ------------------------------------------------------------
@@ -155,7 +163,7 @@ def is_revoked(*, session_id: str, refresh_jti: str) -> bool:
     if not isinstance(values, list) or len(values) != 3:
         raise RevocationStoreUnavailable("malformed MGET reply")
     marker, by_session, by_refresh = values
-    if marker is None or marker != _server_run_id:
+    if marker is None or marker != server_run_id(client):
         rebuild()
         return is_revoked_after_rebuild(session_id=session_id, refresh_jti=refresh_jti)
     return by_session is not None or by_refresh is not None
@@ -196,6 +204,16 @@ def write(revocations: Iterable[Revocation], *, now: datetime | None = None) -> 
     return written
 
 
+# Sets the marker only if this rebuild still holds its lock: a flush during
+# the rebuild removes the lock too, and the cache is then not called complete.
+_FINISH_REBUILD = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
 def rebuild() -> int:
     """Restore every live revocation from the database, then mark the cache complete.
 
@@ -205,29 +223,30 @@ def rebuild() -> int:
     from tokens import selectors
 
     client = get_redis()
+    lock_token = secrets.token_hex(8)
     try:
-        client.ping()  # make sure the run id we compare against is current
-        if not client.set(REBUILD_LOCK_KEY, "1", nx=True, ex=REBUILD_LOCK_SECONDS):
+        client.ping()  # the run id we stamp must be the current server's
+        run_id = server_run_id(client)
+        if not client.set(REBUILD_LOCK_KEY, lock_token, nx=True, ex=REBUILD_LOCK_SECONDS):
             raise RevocationStoreUnavailable("rebuild in progress")
-        try:
-            run_id = _server_run_id
-            written = write(selectors.revocations_to_guard())
-            client.set(MARKER_KEY, run_id)
-        finally:
-            client.delete(REBUILD_LOCK_KEY)
+        written = write(selectors.revocations_to_guard())
+        finished = client.eval(_FINISH_REBUILD, 2, REBUILD_LOCK_KEY, MARKER_KEY, lock_token, run_id)
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
+    if not finished:
+        raise RevocationStoreUnavailable("the cache changed during the rebuild")
     logger.info("revocation cache rebuilt: %d keys", written)
     return written
 
 
 def ensure_complete() -> None:
     """Rebuild now if the marker is missing or belongs to another server run."""
+    client = get_redis()
     try:
-        marker = get_redis().get(MARKER_KEY)
+        marker = client.get(MARKER_KEY)
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
-    if marker is None or marker != _server_run_id:
+    if marker is None or marker != server_run_id(client):
         rebuild()
 
 
