@@ -49,9 +49,8 @@ def refresh_key(jti: str) -> str:
 _run_ids: dict[tuple, str] = {}
 
 
-def _address(params) -> tuple:
-    path = params.get("path")
-    return ("unix", path) if path else ("tcp", params.get("host"), params.get("port"))
+def _address(path, host, port) -> tuple:
+    return ("unix", path) if path else ("tcp", host, int(port or 0))
 
 
 class _RunIdMixin:
@@ -63,7 +62,8 @@ class _RunIdMixin:
             info = info.decode()
         for line in str(info).splitlines():
             if line.startswith("run_id:"):
-                _run_ids[_address(vars(self))] = line.split(":", 1)[1].strip()
+                address = _address(getattr(self, "path", None), getattr(self, "host", None), getattr(self, "port", None))
+                _run_ids[address] = line.split(":", 1)[1].strip()
 
 
 class _TrackedConnection(_RunIdMixin, redis.Connection):
@@ -109,7 +109,8 @@ def get_redis() -> redis.Redis:
 def server_run_id(client: redis.Redis | None = None) -> str | None:
     """The run_id of the server behind ``client``, as read when its connection was made."""
     client = client or get_redis()
-    return _run_ids.get(_address(client.connection_pool.connection_kwargs))
+    params = client.connection_pool.connection_kwargs
+    return _run_ids.get(_address(params.get("path"), params.get("host"), params.get("port")))
 
 
 # --- TTL rules ------------------------------------------------------------
@@ -227,6 +228,8 @@ def rebuild() -> int:
     try:
         client.ping()  # the run id we stamp must be the current server's
         run_id = server_run_id(client)
+        if run_id is None:
+            raise RevocationStoreUnavailable("the Redis server's run_id is unknown")
         if not client.set(REBUILD_LOCK_KEY, lock_token, nx=True, ex=REBUILD_LOCK_SECONDS):
             raise RevocationStoreUnavailable("rebuild in progress")
         written = write(selectors.revocations_to_guard())
