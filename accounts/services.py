@@ -6,6 +6,7 @@ from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
 
 from accounts.models import User, normalize_email
+from flowauth import metrics
 from tokens.exceptions import EmailTaken, InvalidCredentials
 
 logger = logging.getLogger("flowauth.auth")
@@ -34,7 +35,9 @@ def user_authenticate(*, request, email: str, password: str) -> User:
     user = authenticate(request, username=normalize_email(email), password=password)
     if user is None:
         logger.info("login failed ip=%s", request.META.get("REMOTE_ADDR"))
+        metrics.LOGINS.labels(outcome="failure").inc()
         raise InvalidCredentials()
+    metrics.LOGINS.labels(outcome="success").inc()
     return user
 
 

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from accounts import profile_cache, services
 from accounts.models import User
 from accounts.serializers import LoginSerializer, ProfileSerializer, RegisterSerializer
+from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, RegisterIPThrottle
 from tokens.services import issue_session
 from tokens.views import NO_STORE, client_info
 
@@ -20,6 +21,7 @@ def _session_response(user: User, request, status_code: int, device_name: str = 
 class RegisterView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [RegisterIPThrottle]
 
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
@@ -31,6 +33,7 @@ class RegisterView(APIView):
 class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
 
     def post(self, request):
         serializer = LoginSerializer(data=request.data)

@@ -230,3 +230,33 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
+
+# Abuse limits, fault handling, observability --------------------------------
+
+# Throttles (accounts/throttles.py): "<count>/<s|min|hour|day>", counted
+# atomically in Redis; every attempt counts, before the password is hashed.
+FLOWAUTH_THROTTLE_RATES = {
+    "login_email": env.str("LOGIN_THROTTLE_RATE", default="5/min"),
+    "login_ip": env.str("LOGIN_IP_THROTTLE_RATE", default="") or env.str("LOGIN_THROTTLE_RATE", default="5/min"),
+    "register_ip": env.str("REGISTER_THROTTLE_RATE", default="20/hour"),
+    "refresh_ip": env.str("REFRESH_THROTTLE_RATE", default="120/min"),
+}
+
+# A database that does not answer must cost seconds, not a worker.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+if DATABASES["default"]["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.mysql"):
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+
+# Prometheus: /metrics for METRICS_TOKEN bearers, or loopback clients when unset.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# gunicorn: an empty directory shared by the workers (prometheus_client reads it too).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+MIDDLEWARE.insert(0, "flowauth.observability.RequestMetricsMiddleware")
+
+# Logs: JSON lines by default in production, plain text under DEBUG; tokens redacted either way.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'plain'")
+LOGGING["formatters"]["json"] = {"()": "flowauth.logformat.JSONFormatter"}
+LOGGING["filters"] = {"redact_tokens": {"()": "flowauth.logformat.RedactTokens"}}
+LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["redact_tokens"])

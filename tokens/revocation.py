@@ -24,6 +24,7 @@ from datetime import datetime
 import redis
 from django.utils import timezone
 
+from flowauth import metrics
 from tokens.exceptions import RevocationStoreUnavailable
 from tokens.settings import token_settings
 
@@ -147,6 +148,7 @@ class Revocation:
 
 def _unavailable(exc: Exception) -> RevocationStoreUnavailable:
     logger.warning("revocation store unavailable: %s", type(exc).__name__)
+    metrics.REDIS_FAILURES.labels(component="revocation").inc()
     return RevocationStoreUnavailable(type(exc).__name__)
 
 

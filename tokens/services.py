@@ -23,8 +23,9 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
+from flowauth import metrics
 from tokens import jwt, revocation, selectors
-from tokens.exceptions import RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
+from tokens.exceptions import FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
 from tokens.models import RefreshToken, RevokeReason, Session
 from tokens.settings import token_settings
 
@@ -97,6 +98,16 @@ def decode_refresh(raw: str) -> jwt.RefreshToken:
 
 def rotate_refresh(raw: str, *, client: ClientInfo = ClientInfo()) -> TokenPair:
     """Use up a refresh token and return the session's next pair (see module doc)."""
+    try:
+        pair = _rotate_refresh(raw, client)
+    except FlowAuthError:
+        metrics.REFRESHES.labels(outcome="refused").inc()
+        raise
+    metrics.REFRESHES.labels(outcome="success").inc()
+    return pair
+
+
+def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
     token = decode_refresh(raw)
     now = timezone.now()
     row = (
@@ -110,6 +121,7 @@ def rotate_refresh(raw: str, *, client: ClientInfo = ClientInfo()) -> TokenPair:
         return outcome
     if outcome == RevokeReason.REUSE:
         revoke_session(row.session, reason=RevokeReason.REUSE)
+        metrics.REUSE_DETECTIONS.inc()
         logger.warning(
             "refresh reuse detected user=%s session=%s jti=%s ip=%s",
             row.user_id, row.session_id, row.jti, client.ip_address,
@@ -176,6 +188,7 @@ def revoke_sessions(sessions, *, reason: str, actor=None) -> int:
         # session is refused until its key expires, the safe direction.
         revocation.write(selectors.revocations_for(ids))
     if ended:
+        metrics.REVOCATIONS.labels(reason=str(reason)).inc(ended)
         logger.info("sessions revoked count=%d reason=%s actor=%s", ended, reason, getattr(actor, "pk", None))
     return ended
 

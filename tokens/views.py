@@ -4,6 +4,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.throttles import RefreshIPThrottle
 from tokens import revocation, selectors, services
 from tokens.exceptions import RevocationStoreUnavailable
 from tokens.models import RevokeReason, Session
@@ -23,6 +24,7 @@ def client_info(request, *, device_name: str = "") -> services.ClientInfo:
 class RefreshView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [RefreshIPThrottle]
 
     def post(self, request):
         serializer = RefreshRequestSerializer(data=request.data)
@@ -64,8 +66,9 @@ class HealthView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request):
+        # A hung Redis costs one socket timeout here: nothing else asks it once ping failed.
         redis_ok = revocation.ping()
-        database_ok, stats = self._database()
+        database_ok, stats = self._database(redis_ok)
         body = {
             "status": "ok" if redis_ok and database_ok else "unavailable",
             "redis": "connected" if redis_ok else "unavailable",
@@ -84,10 +87,11 @@ class HealthView(APIView):
         code = status.HTTP_200_OK if body["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
         return Response(body, status=code, headers={"Cache-Control": "no-store"})
 
-    def _database(self):
+    def _database(self, redis_ok: bool):
         from accounts.profile_cache import cached_profiles_count
 
-        stats = {"activeSessions": None, "cachedProfiles": cached_profiles_count(), "blacklistedTokens": None}
+        cached = cached_profiles_count() if redis_ok else None
+        stats = {"activeSessions": None, "cachedProfiles": cached, "blacklistedTokens": None}
         try:
             connection.ensure_connection()
             stats["activeSessions"] = selectors.live_sessions_count()

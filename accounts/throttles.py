@@ -1,0 +1,122 @@
+"""Throttles for the unauthenticated endpoints: login, registration, refresh.
+
+DRF's SimpleRateThrottle reads a history list, checks it and writes it back:
+a parallel burst passes the limit between the read and the write. These count
+with one atomic INCR per request in the shared cache (Redis, through Django's
+cache API), so the limit holds across threads, workers and servers:
+
+- the first request of a window creates the counter with the window's TTL
+  (``cache.add``: SET NX EX), every request increments it (``cache.incr``:
+  INCRBY in a Lua script that refuses a missing key);
+- the window starts at the first request and ends when the key expires;
+  ``Retry-After`` is the key's remaining TTL.
+
+Every attempt counts, successful or not, and is counted before the password
+is hashed. If the cache cannot answer, the request is refused with 503
+``auth_unavailable``: never unlimited attempts.
+
+Rates are read from ``settings.FLOWAUTH_THROTTLE_RATES`` when a request is
+throttled (DRF builds throttles per request), so tests can override them.
+"""
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.models import normalize_email
+from flowauth import metrics
+from tokens.exceptions import AuthUnavailable
+
+logger = logging.getLogger("flowauth.throttle")
+
+DEFAULT_RATES = {
+    "login_email": "5/min",
+    "login_ip": "5/min",
+    "register_ip": "20/hour",
+    "refresh_ip": "120/min",
+}
+
+
+class AtomicRateThrottle(SimpleRateThrottle):
+    """A fixed window counted with an atomic increment; subclasses name the scope and the ident."""
+
+    cache_format = "throttle:%(scope)s:%(ident)s"
+
+    def get_rate(self) -> str | None:
+        rates = {**DEFAULT_RATES, **getattr(settings, "FLOWAUTH_THROTTLE_RATES", {})}
+        return rates.get(self.scope)
+
+    def get_ident_value(self, request) -> str | None:
+        return self.get_ident(request)
+
+    def get_cache_key(self, request, view) -> str | None:
+        ident = self.get_ident_value(request)
+        if not ident:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        try:
+            count = self._hit(self.key)
+        except Exception as exc:  # django-redis' ConnectionInterrupted and redis errors alike
+            logger.warning("throttle store unavailable scope=%s error=%s", self.scope, type(exc).__name__)
+            metrics.REDIS_FAILURES.labels(component="throttle").inc()
+            raise AuthUnavailable() from exc
+        if count <= self.num_requests:
+            return True
+        logger.info("throttled scope=%s ip=%s", self.scope, request.META.get("REMOTE_ADDR"))
+        metrics.THROTTLED.labels(scope=self.scope).inc()
+        return False
+
+    def _hit(self, key: str) -> int:
+        for _ in range(2):
+            cache.add(key, 0, timeout=self.duration)
+            try:
+                return cache.incr(key)
+            except ValueError:
+                continue  # the window expired between add and incr: open a new one
+        raise RuntimeError("throttle counter vanished twice")
+
+    def wait(self) -> int:
+        try:
+            remaining = cache.ttl(self.key)
+        except Exception:
+            remaining = None
+        if not remaining or remaining < 0:
+            return self.duration
+        return max(1, int(remaining))
+
+
+class LoginIPThrottle(AtomicRateThrottle):
+    """Per client IP: REMOTE_ADDR, or X-Forwarded-For only behind NUM_PROXIES trusted proxies."""
+
+    scope = "login_ip"
+
+
+class LoginEmailThrottle(AtomicRateThrottle):
+    """Per account, whatever the source: stops one address being guessed from many IPs."""
+
+    scope = "login_email"
+
+    def get_ident_value(self, request) -> str | None:
+        email = request.data.get("email") if hasattr(request.data, "get") else None
+        if not isinstance(email, str) or not email.strip():
+            return None  # the serializer answers 400
+        # Hashed: the cache key must not carry the address itself.
+        return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
+
+
+class RegisterIPThrottle(AtomicRateThrottle):
+    scope = "register_ip"
+
+
+class RefreshIPThrottle(AtomicRateThrottle):
+    scope = "refresh_ip"

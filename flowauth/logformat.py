@@ -1,0 +1,46 @@
+"""Log output: one JSON object per line in production, plain text for humans.
+
+Both formats pass through RedactTokens, a last line of defence: anything
+shaped like a JWT is replaced before a line is written, whoever logged it.
+"""
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+# Three base64url segments starting with a JSON object header ("{" encodes as "eyJ").
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?")
+_REDACTED = "[redacted-token]"
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def redact(text: str) -> str:
+    return _JWT.sub(_REDACTED, text)
+
+
+class RedactTokens(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+class JSONFormatter(logging.Formatter):
+    """``{"time", "level", "logger", "message", ...extra}``, a traceback under "exception"."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str)
