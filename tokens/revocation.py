@@ -267,3 +267,11 @@ def eviction_policy() -> str | None:
         return get_redis().config_get("maxmemory-policy").get("maxmemory-policy")
     except redis.RedisError:
         return None
+
+
+def evicted_keys() -> int | None:
+    """Keys Redis has evicted since it started: any of them may have been a revocation."""
+    try:
+        return int(get_redis().info("stats").get("evicted_keys", 0))
+    except (redis.RedisError, ValueError):
+        return None

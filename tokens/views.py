@@ -76,10 +76,15 @@ class HealthView(APIView):
             "sessionStats": stats,
         }
         if redis_ok:
-            policy = revocation.eviction_policy()
-            body["redisEvictionPolicy"] = policy
+            warnings = []
+            policy = body["redisEvictionPolicy"] = revocation.eviction_policy()
             if policy not in (None, "noeviction"):
-                body["warnings"] = [f"maxmemory-policy is {policy}: revocation keys may be evicted"]
+                warnings.append(f"maxmemory-policy is {policy}: revocation keys may be evicted")
+            evicted = body["redisEvictedKeys"] = revocation.evicted_keys()
+            if evicted:
+                warnings.append(f"Redis has evicted {evicted} keys: run rebuild_revocation_cache")
+            if warnings:
+                body["warnings"] = warnings
             try:
                 revocation.ensure_complete()
             except RevocationStoreUnavailable:
