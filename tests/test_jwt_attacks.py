@@ -242,3 +242,10 @@ def test_a_duplicate_alg_header_ending_in_none_is_refused(api, session_tokens):
     payload = session_tokens["access"].split(".")[1]
     token = f"{b64(header.encode())}.{payload}."
     assert_refused(whoami(api, token))
+
+
+@pytest.mark.parametrize("value", ["Bearer \U000a14fe", "Bearer tok\u20acen", "B\u0113arer abc"])
+def test_an_authorization_header_outside_latin_1_is_401_not_500(api, value):
+    """Found by the fuzzer: simplejwt encodes the header as latin-1 and raised."""
+    response = api.get(WHOAMI, HTTP_AUTHORIZATION=value)
+    assert response.status_code == 401

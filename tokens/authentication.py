@@ -46,6 +46,13 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
     def authenticate_header(self, request) -> str:
         return f'Bearer realm="{REALM}"'
 
+    def get_header(self, request) -> bytes | None:
+        # WSGI servers hand over latin-1 strings; anything else is not a header we could have issued.
+        try:
+            return super().get_header(request)
+        except UnicodeEncodeError as exc:
+            raise TokenInvalid() from exc
+
     def get_raw_token(self, header: bytes) -> bytes | None:
         if isinstance(header, str):
             header = header.encode(HTTP_HEADER_ENCODING)
