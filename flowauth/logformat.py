@@ -39,8 +39,13 @@ class JSONFormatter(logging.Formatter):
             "message": redact(record.getMessage()),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+            if key in _STANDARD or key.startswith("_"):
+                continue
+            if key == "request":  # Django's repr carries the query string, where a token may sit
+                value = f"{getattr(value, 'method', '')} {getattr(value, 'path', '')}"
+            if not isinstance(value, (int, float, bool, type(None))):
+                value = redact(str(value))
+            entry[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
