@@ -90,3 +90,17 @@ def test_replay_after_the_window_on_one_server_revokes_on_all():
         replay = httpx.post(f"{server_b}/api/auth/refresh", json={"refresh": tokens["refresh"]})
         assert replay.json()["code"] == "refresh_reused"
         assert _whoami(server_a, second["access"]).json()["code"] == "session_revoked"
+
+
+def test_logout_all_on_one_server_is_enforced_by_every_worker_of_another():
+    user = make_user("everywhere@example.com")
+    with gunicorn() as server_a, gunicorn() as server_b:
+        phone, laptop = _login(server_a, user.email), _login(server_b, user.email)
+        assert _whoami(server_b, phone["access"]).status_code == 200
+        response = httpx.post(f"{server_b}/api/auth/logout-all", headers={"Authorization": f"Bearer {laptop['access']}"})
+        assert response.status_code == 204
+        for server in (server_a, server_b) * 4:  # fresh connections land on either worker
+            for tokens in (phone, laptop):
+                refused = _whoami(server, tokens["access"])
+                assert refused.status_code == 401 and refused.json()["code"] == "session_revoked"
+        assert httpx.post(f"{server_a}/api/auth/refresh", json={"refresh": phone["refresh"]}).json()["code"] == "session_revoked"
