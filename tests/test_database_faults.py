@@ -116,7 +116,13 @@ def test_flushing_expired_rows_while_refreshing_gives_no_error(api, settings):
         RefreshToken(user=user, session=session, issued_at=past, expires_at=past) for session in sessions
     )
     refresh = login(api, user.email)["refresh"]
-    statuses, flushing = [], threading.Thread(target=call_command, args=("flush_expired_tokens", "--batch-size", "100"))
+    def flush():
+        try:
+            call_command("flush_expired_tokens", "--batch-size", "100")
+        finally:
+            connection.close()  # this thread's own connection would outlive the test database
+
+    statuses, flushing = [], threading.Thread(target=flush)
     flushing.start()
     while flushing.is_alive() or len(statuses) < 5:
         response = api.post("/api/auth/refresh", {"refresh": refresh}, format="json")

@@ -130,9 +130,14 @@ def test_fifty_parallel_wrong_passwords_reach_the_hasher_five_times(rates, hashe
     barrier, statuses = threading.Barrier(50), []
 
     def attempt():
+        from django.db import connection
+
         client = APIClient()
         barrier.wait()
-        statuses.append(wrong_login(client, "burst@example.com").status_code)
+        try:
+            statuses.append(wrong_login(client, "burst@example.com").status_code)
+        finally:
+            connection.close()  # this thread's own connection would outlive the test database
 
     threads = [threading.Thread(target=attempt) for _ in range(50)]
     for thread in threads:
@@ -148,7 +153,7 @@ def test_fifty_parallel_wrong_passwords_reach_the_hasher_five_times(rates, hashe
 def test_throttle_counts_are_shared_by_every_process_even_under_a_parallel_burst():
     make_user("shared@example.com")
     body = {"email": "shared@example.com", "password": "wrong password"}
-    with gunicorn(workers=2, threads=8, LOGIN_IP_THROTTLE_RATE="1000/min") as server_a, gunicorn() as server_b:
+    with gunicorn(workers=2, threads=8, LOGIN_IP_THROTTLE_RATE="1000/min") as server_a, gunicorn(workers=1) as server_b:
         assert [httpx.post(f"{server_a}{LOGIN}", json=body).status_code for _ in range(3)] == [401] * 3
         assert [httpx.post(f"{server_b}{LOGIN}", json=body).status_code for _ in range(2)] == [401] * 2
         refused = httpx.post(f"{server_b}{LOGIN}", json=body)
