@@ -67,7 +67,8 @@ def main() -> None:
     for _ in range(args.samples):  # interleaved, so drift hits every case alike
         for name, (email, password) in cases.items():
             started = time.perf_counter()
-            response = client.post("/api/auth/login", {"email": email, "password": password}, content_type="application/json")
+            body = {"email": email, "password": password}
+            response = client.post("/api/auth/login", body, content_type="application/json")
             timings[name].append((time.perf_counter() - started) * 1000)
             assert response.status_code == (200 if name.startswith("success") else 401), (name, response.status_code)
     print(f"login timing, {args.samples} samples each (ms)")

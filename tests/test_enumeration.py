@@ -43,7 +43,9 @@ def hasher_runs(monkeypatch):
 
 
 def test_every_failure_gives_the_same_status_body_and_headers(api, cases):
-    responses = {name: api.post(LOGIN, {"email": email, "password": pw}, format="json") for name, (email, pw) in cases.items()}
+    responses = {
+        name: api.post(LOGIN, {"email": email, "password": pw}, format="json") for name, (email, pw) in cases.items()
+    }
     assert {r.status_code for r in responses.values()} == {401}
     assert len({r.content for r in responses.values()}) == 1
     for header in COMPARED_HEADERS:

@@ -157,7 +157,9 @@ def test_expired_is_token_expired_and_missing_exp_is_invalid(api, session_tokens
 
 
 @pytest.mark.parametrize("claim", ["nbf", "iat"])
-def test_a_token_from_the_future_is_refused_beyond_the_leeway_and_accepted_within(api, session_tokens, token_settings, claim):
+def test_a_token_from_the_future_is_refused_beyond_the_leeway_and_accepted_within(
+    api, session_tokens, token_settings, claim
+):
     token_settings(LEEWAY=10)
     now = int(timezone.now().timestamp())
     assert_refused(whoami(api, resign(session_tokens["access"], **{claim: now + 10 + 5})))
@@ -233,7 +235,8 @@ def test_duplicate_claims_resolve_to_the_last_value_everywhere(api, user, sessio
     response = whoami(api, sign_raw({"alg": "HS256", "typ": "JWT"}, text))
     assert response.status_code == 200 and response.json()["session_id"] == live_sid
     # ... and the other way round is refused as revoked.
-    text = json.dumps(payload)[:-1] + f', "sid": "{revoked_claims["sid"]}", "refresh_jti": "{revoked_claims["refresh_jti"]}"}}'
+    sid, jti = revoked_claims["sid"], revoked_claims["refresh_jti"]
+    text = json.dumps(payload)[:-1] + f', "sid": "{sid}", "refresh_jti": "{jti}"}}'
     assert_refused(whoami(api, sign_raw({"alg": "HS256", "typ": "JWT"}, text)), "session_revoked")
 
 

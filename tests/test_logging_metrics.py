@@ -128,14 +128,16 @@ def test_with_a_metrics_token_only_its_bearer_reads_metrics(api, settings):
     settings.METRICS_TOKEN = "scrape-token-0123456789"
     assert api.get("/metrics").status_code == 404
     assert api.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
-    assert api.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-0123456789", REMOTE_ADDR="203.0.113.9").status_code == 200
+    remote = api.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-0123456789", REMOTE_ADDR="203.0.113.9")
+    assert remote.status_code == 200
 
 
 @pytest.mark.live_server_process
 @pytest.mark.django_db(transaction=True)
 def test_multiprocess_metrics_add_up_every_gunicorn_worker(tmp_path):
     make_user("metrics@example.com")
-    with servers.gunicorn(workers=2, threads=1, PROMETHEUS_MULTIPROC_DIR=tmp_path, LOGIN_THROTTLE_RATE="1000/min") as base:
+    env = {"PROMETHEUS_MULTIPROC_DIR": tmp_path, "LOGIN_THROTTLE_RATE": "1000/min"}
+    with servers.gunicorn(workers=2, threads=1, **env) as base:
         with httpx.Client() as client:
             for _ in range(8):  # fresh connections: spread over both workers
                 response = httpx.post(f"{base}/api/auth/login", json={"email": "metrics@example.com", "password": "no"})

@@ -61,7 +61,9 @@ def test_redis_stopped_then_restarted_empty_fails_closed_then_recovers_by_itself
     assert own_redis.client().get(revocation.MARKER_KEY) == own_redis.run_id()
 
 
-def test_database_mode_keeps_answering_through_the_outage(api, own_redis, sessions, token_settings, django_assert_num_queries):
+def test_database_mode_keeps_answering_through_the_outage(
+    api, own_redis, sessions, token_settings, django_assert_num_queries
+):
     revoked, live = sessions
     token_settings(REDIS_URL=own_redis.url, REDIS_SOCKET_TIMEOUT=0.5, REVOCATION_FAILURE_MODE="database")
     own_redis.stop()
@@ -151,6 +153,10 @@ def _whoami(base: str, tokens: dict) -> httpx.Response:
     return httpx.get(f"{base}/api/auth/whoami", headers={"Authorization": f"Bearer {tokens['access']}"}, timeout=10)
 
 
+def _logout(base: str, tokens: dict) -> httpx.Response:
+    return httpx.post(f"{base}/api/auth/logout", headers={"Authorization": f"Bearer {tokens['access']}"}, timeout=10)
+
+
 def _assert_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "auth_unavailable"
@@ -172,7 +178,7 @@ def test_gunicorn_through_stop_start_and_a_stale_snapshot(tmp_path):
         workers=2, threads=4, REDIS_URL=redis_server.url, REDIS_SOCKET_TIMEOUT=0.5
     ) as base:
         revoked, live, later = (_login(base, user.email) for _ in range(3))
-        assert httpx.post(f"{base}/api/auth/logout", headers={"Authorization": f"Bearer {revoked['access']}"}).status_code == 204
+        assert _logout(base, revoked).status_code == 204
         _assert_revoked_and_live(base, revoked, live)
 
         redis_server.stop()
@@ -188,7 +194,7 @@ def test_gunicorn_through_stop_start_and_a_stale_snapshot(tmp_path):
         assert httpx.get(f"{base}/api/auth/health").status_code == 200
 
         redis_server.client().save()
-        assert httpx.post(f"{base}/api/auth/logout", headers={"Authorization": f"Bearer {later['access']}"}).status_code == 204
+        assert _logout(base, later).status_code == 204
         redis_server.stop()
         redis_server.start()  # the snapshot from before the logout, with its marker
         _assert_revoked_and_live(base, later, live)
