@@ -199,3 +199,51 @@ def test_gunicorn_through_stop_start_and_a_stale_snapshot(tmp_path):
         redis_server.start()  # the snapshot from before the logout, with its marker
         _assert_revoked_and_live(base, later, live)
         _assert_revoked_and_live(base, revoked, live, times=2)
+
+
+@pytest.mark.live_server_process
+@pytest.mark.django_db(transaction=True)
+def test_under_traffic_through_three_restarts_a_revoked_session_is_never_accepted(tmp_path):
+    import threading
+    import time
+    from collections import Counter
+
+    user = make_user("traffic@example.com")
+    with throwaway_redis(tmp_path) as redis_server, servers.gunicorn(
+        workers=2, threads=4, REDIS_URL=redis_server.url, REDIS_SOCKET_TIMEOUT=0.5
+    ) as base:
+        revoked, live = _login(base, user.email), _login(base, user.email)
+        assert _logout(base, revoked).status_code == 204
+        seen, stop = Counter(), threading.Event()
+
+        def traffic():
+            with httpx.Client(timeout=10) as client:
+                while not stop.is_set():
+                    for name, tokens in (("revoked", revoked), ("live", live)):
+                        headers = {"Authorization": f"Bearer {tokens['access']}"}
+                        seen[(name, client.get(f"{base}/api/auth/whoami", headers=headers).status_code)] += 1
+
+        def wait_for(total: int) -> None:
+            deadline = time.monotonic() + 30
+            while sum(seen.values()) < total and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+        threads = [threading.Thread(target=traffic) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        try:
+            for _ in range(3):
+                wait_for(sum(seen.values()) + 30)
+                redis_server.stop()
+                wait_for(sum(seen.values()) + 30)
+                redis_server.start()
+            wait_for(sum(seen.values()) + 30)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+        print(f"\ntraffic through 3 Redis restarts: {dict(seen)}")
+        assert seen[("revoked", 200)] == 0
+        assert {status for _, status in seen} <= {200, 401, 503}
+        assert seen[("live", 503)] > 0 and seen[("live", 200)] > 0
+        _assert_revoked_and_live(base, revoked, live)
