@@ -29,6 +29,10 @@ def _refuse(message) -> serializers.ValidationError:
     return serializers.ValidationError({"avatar": [message]})
 
 
+def _too_many_pixels() -> serializers.ValidationError:
+    return _refuse(_("The image is larger than %(side)dx%(side)d pixels.") % {"side": MAX_SIDE})
+
+
 def check_avatar(upload) -> CheckedImage:
     """Return the re-encoded image, or raise a 400 that names the problem."""
     if upload.size == 0:
@@ -39,10 +43,12 @@ def check_avatar(upload) -> CheckedImage:
     try:
         with Image.open(io.BytesIO(raw), formats=list(FORMATS)) as header:
             image_format, (width, height) = header.format, header.size
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
+    except Image.DecompressionBombError:
+        raise _too_many_pixels()
+    except (UnidentifiedImageError, OSError, ValueError):
         raise _refuse(_("The file is not a PNG, JPEG, WebP or GIF image."))
     if width > MAX_SIDE or height > MAX_SIDE:
-        raise _refuse(_("The image is larger than %(side)dx%(side)d pixels.") % {"side": MAX_SIDE})
+        raise _too_many_pixels()
     return CheckedImage(_decode_and_reencode(raw, image_format), FORMATS[image_format])
 
 
