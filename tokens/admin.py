@@ -90,7 +90,7 @@ class RefreshTokenInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Session)
 class SessionAdmin(RevokeActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["short_id", "user", "device_name", "ip_address", "created_at", "last_used_at", "state"]
+    list_display = ["short_id", "user", "device_name", "state", "ip_address", "created_at", "last_used_at"]
     list_filter = [SessionStateFilter, "revoke_reason"]
     search_fields = ["user__email", "ip_address", "=id", "=refresh_tokens__jti"]
     list_select_related = ["user"]
