@@ -86,7 +86,9 @@ class UserAdmin(RevokeActionsMixin, DjangoUserAdmin):
     def user_change_password(self, request, id, form_url=""):
         # A per-request copy carries the acting staff member into the form, thread-safely.
         view = copy.copy(self)
-        view.change_password_form = type("ActorPasswordChangeForm", (RevokingPasswordChangeForm,), {"actor": request.user})
+        view.change_password_form = type(
+            "ActorPasswordChangeForm", (RevokingPasswordChangeForm,), {"actor": request.user}
+        )
         try:
             return DjangoUserAdmin.user_change_password(view, request, id, form_url)
         except RevocationStoreUnavailable:

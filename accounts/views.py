@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -19,7 +20,9 @@ from tokens.services import TokenPair, issue_session
 from tokens.views import NO_STORE, client_info
 
 
-def _session_response(user: User, request, status_code: int, device_name: str = "", pair: TokenPair | None = None) -> Response:
+def _session_response(
+    user: User, request, status_code: int, device_name: str = "", pair: TokenPair | None = None
+) -> Response:
     pair = pair or issue_session(user, client=client_info(request, device_name=device_name))
     body = {"user": ProfileSerializer(user, context={"request": request}).data, **pair.as_dict()}
     return Response(body, status=status_code, headers=NO_STORE)
@@ -84,6 +87,7 @@ class PasswordChangeView(APIView):
 
     serializer_class = PasswordChangeSerializer
 
+    @extend_schema(request=PasswordChangeSerializer, responses=TokenPairSerializer)
     def put(self, request):
         user = get_object_or_404(User, pk=request.user.id, is_active=True)
         serializer = PasswordChangeSerializer(data=request.data, context={"user": user})
@@ -98,6 +102,7 @@ class PasswordChangeView(APIView):
 class AvatarView(APIView):
     serializer_class = AvatarUploadSerializer
 
+    @extend_schema(request={"multipart/form-data": AvatarUploadSerializer}, responses=AvatarSerializer)
     def post(self, request):
         serializer = AvatarUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

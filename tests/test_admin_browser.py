@@ -28,7 +28,7 @@ def people(transactional_db, live_server) -> dict:
     make_user("bob@example.com")
     return {
         "phone": api_login(base, "alice@example.com", "Alice's phone", "FlowAuthApp/3.2 (iPhone; iOS 18)"),
-        "laptop": api_login(base, "alice@example.com", "Alice's laptop", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"),
+        "laptop": api_login(base, "alice@example.com", "Alice's laptop", "Mozilla/5.0 (X11; Linux) Firefox/140.0"),
         "tablet": api_login(base, "bob@example.com", "Bob's tablet", "FlowAuthApp/3.2 (Android 15)"),
     }
 

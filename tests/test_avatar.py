@@ -11,7 +11,7 @@ from PIL import Image
 
 from accounts import avatars
 from accounts.models import User
-from tests.helpers import bearer, login
+from tests.helpers import PASSWORD, bearer, login
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +59,7 @@ def test_served_with_its_content_type_and_nosniff(api, access, client):
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
 
 
 def test_profile_shows_the_same_url(api, access):
@@ -150,7 +151,7 @@ def test_real_server_serves_avatars_with_nosniff(transactional_db, api, user, tm
 
     media = tmp_path / "served-media"
     with servers.gunicorn(workers=1, threads=2, MEDIA_ROOT=str(media)) as base:
-        tokens = httpx.post(f"{base}/api/auth/login", json={"email": user.email, "password": "correct horse battery staple"}).json()
+        tokens = httpx.post(f"{base}/api/auth/login", json={"email": user.email, "password": PASSWORD}).json()
         files = {"avatar": ("x.gif", image_bytes("GIF"), "image/gif")}
         uploaded = httpx.post(f"{base}/api/auth/profile/avatar", files=files,
                               headers={"Authorization": f"Bearer {tokens['access']}"})

@@ -69,7 +69,7 @@ def test_another_users_session_is_404_and_left_alive(api, user, other_user):
     assert Session.objects.get(pk=alice_sid).revoked_at is None
 
 
-@pytest.mark.parametrize("session_id", ["0" * 32, "nope", "%00", "' OR 1=1 --"])
+@pytest.mark.parametrize("session_id", ["0" * 32, "nope", "%00", "' OR 1=1 --", "A" * 32, "a" * 33])
 def test_unknown_session_is_404(api, user, session_id):
     alice = login(api, user.email)
     response = api.delete(f"/api/auth/sessions/{session_id}", **bearer(alice["access"]))

@@ -22,7 +22,8 @@ class RevokeActionsMixin:
 
     def changelist_view(self, request, extra_context=None):
         action = request.POST.get("action", "")
-        if request.method == "POST" and action in self.revoke_actions and not self.has_revoke_session_permission(request):
+        forced = request.method == "POST" and action in self.revoke_actions
+        if forced and not self.has_revoke_session_permission(request):
             raise PermissionDenied
         return super().changelist_view(request, extra_context)
 

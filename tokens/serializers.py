@@ -23,7 +23,9 @@ class SessionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Session
-        fields = ["id", "device_name", "user_agent", "ip_address", "created_at", "last_used_at", "expires_at", "current"]
+        fields = [
+            "id", "device_name", "user_agent", "ip_address", "created_at", "last_used_at", "expires_at", "current",
+        ]
         read_only_fields = fields
 
     def get_current(self, session: Session) -> bool:
