@@ -1,4 +1,4 @@
-""""Your devices": the signed-in user's live sessions, and ending one of them."""
+"""The "your devices" API: the signed-in user's live sessions, and ending one of them."""
 
 import re
 
