@@ -1,11 +1,64 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+"""Staff view of users: sessions end on deactivation and on a password set by staff."""
 
+import copy
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm, ReadOnlyPasswordHashWidget, UserChangeForm
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.utils.translation import gettext, gettext_lazy as _
+
+from accounts import profile_cache
 from accounts.models import User
+from tokens import events, services
+from tokens.admin import RevokeActionsMixin
+from tokens.exceptions import RevocationStoreUnavailable
+from tokens.models import RevokeReason
+
+STORE_DOWN = _("Nothing was changed: the revocation store (Redis) is unavailable, so the user's sessions "
+               "could not be ended. Try again.")
+
+
+class PasswordStateWidget(ReadOnlyPasswordHashWidget):
+    """Says whether a password is set; never shows any part of the hash or its salt."""
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        usable = bool(context["summary"]) and "value" in context["summary"][0]
+        context["summary"] = [{"label": gettext("Password set.") if usable else gettext("No password set.")}]
+        return context
+
+
+class FlowAuthUserChangeForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "password" in self.fields:
+            self.fields["password"].widget = PasswordStateWidget()
+
+
+class RevokingPasswordChangeForm(AdminPasswordChangeForm):
+    """Staff setting a password ends every session of the user, in the same transaction."""
+
+    actor = None
+
+    def save(self, commit: bool = True):
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            services.revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=self.actor)
+            events.record(events.Kind.PASSWORD_CHANGED, user=user, actor=self.actor, reason="admin")
+        profile_cache.invalidate(user.pk)
+        return user
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(RevokeActionsMixin, DjangoUserAdmin):
+    form = FlowAuthUserChangeForm
+    change_password_form = RevokingPasswordChangeForm
     ordering = ["email"]
     list_display = ["email", "username", "is_active", "is_staff", "date_joined"]
     search_fields = ["email", "username"]
@@ -16,3 +69,36 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    actions = ["revoke_all_sessions"]
+    revoke_actions = ("revoke_all_sessions",)
+
+    @admin.action(description=_("Revoke all sessions of selected users"), permissions=["revoke_session"])
+    def revoke_all_sessions(self, request, queryset):
+        def revoke() -> int:
+            with transaction.atomic():
+                return sum(
+                    services.revoke_all_for_user(user, reason=RevokeReason.ADMIN, actor=request.user)
+                    for user in queryset
+                )
+
+        self.run_revocation(request, revoke, _("%(count)d session(s) revoked."))
+
+    def user_change_password(self, request, id, form_url=""):
+        # A per-request copy carries the acting staff member into the form, thread-safely.
+        view = copy.copy(self)
+        view.change_password_form = type(
+            "ActorPasswordChangeForm", (RevokingPasswordChangeForm,), {"actor": request.user}
+        )
+        try:
+            return DjangoUserAdmin.user_change_password(view, request, id, form_url)
+        except RevocationStoreUnavailable:
+            messages.error(request, STORE_DOWN)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Deactivating a user ends their sessions (tokens.signals); Redis down rolls it back.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except RevocationStoreUnavailable:
+            messages.error(request, STORE_DOWN)
+            return HttpResponseRedirect(request.get_full_path())

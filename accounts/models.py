@@ -33,11 +33,17 @@ class UserManager(BaseUserManager):
         return self.get(email=normalize_email(email))
 
 
+AVATAR_EXTENSIONS = ("png", "jpg", "webp", "gif")
+
+
 def avatar_path(user: "User", filename: str) -> str:
     # The stored name is generated; the client's filename is never used.
     from uuid import uuid4
 
-    return f"avatars/{user.pk}/{uuid4().hex}"
+    # Only an extension FlowAuth chose itself is kept (it sets the served content type).
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    suffix = f".{extension}" if extension in AVATAR_EXTENSIONS else ""
+    return f"avatars/{user.pk}/{uuid4().hex}{suffix}"
 
 
 class User(AbstractBaseUser, PermissionsMixin):

@@ -57,3 +57,28 @@ class ProfileSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         url = user.avatar.url
         return request.build_absolute_uri(url) if request else url
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = PasswordField()
+    new_password = PasswordField()
+
+    def validate_current_password(self, value: str) -> str:
+        if not self.context["user"].check_password(value):
+            raise serializers.ValidationError("The current password is incorrect.")
+        return value
+
+    def validate_new_password(self, value: str) -> str:
+        try:
+            password_validation.validate_password(value, self.context["user"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages))
+        return value
+
+
+class AvatarUploadSerializer(serializers.Serializer):
+    avatar = serializers.FileField(max_length=255, allow_empty_file=True)
+
+
+class AvatarSerializer(serializers.Serializer):
+    avatar_url = serializers.URLField()

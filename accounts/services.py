@@ -3,11 +3,16 @@
 import logging
 
 from django.contrib.auth import authenticate
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
+from accounts import profile_cache
 from accounts.models import User, normalize_email
 from flowauth import metrics
+from tokens import events
 from tokens.exceptions import EmailTaken, InvalidCredentials
+from tokens.models import RevokeReason, Session
+from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for_user, revoke_session
 
 logger = logging.getLogger("flowauth.auth")
 
@@ -36,13 +41,68 @@ def user_authenticate(*, request, email: str, password: str) -> User:
     if user is None:
         logger.info("login failed ip=%s", request.META.get("REMOTE_ADDR"))
         metrics.LOGINS.labels(outcome="failure").inc()
+        events.record(
+            events.Kind.LOGIN_FAILED, email=normalize_email(email)[:254],
+            ip_address=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
         raise InvalidCredentials()
     metrics.LOGINS.labels(outcome="success").inc()
     return user
+
+
+def user_login(*, request, email: str, password: str, client: ClientInfo) -> tuple[User, TokenPair]:
+    """Verify credentials and start a session; both outcomes are logged as auth events."""
+    user = user_authenticate(request=request, email=email, password=password)
+    pair = issue_session(user, client=client)
+    events.record(
+        events.Kind.LOGIN_SUCCEEDED, user=user, session_id=pair.session.id,
+        ip_address=client.ip_address, user_agent=client.user_agent,
+        details={"device_name": client.device_name} if client.device_name else None,
+    )
+    return user, pair
 
 
 def user_update_profile(*, user: User, data: dict) -> User:
     for field, value in data.items():
         setattr(user, field, value)
     user.save(update_fields=list(data))
+    return user
+
+
+def user_change_password(*, user: User, new_password: str, current_session_id: str, client: ClientInfo) -> TokenPair:
+    """Set a new password and end every session of ``user``, this device's too.
+
+    This device continues on a new session (same device name): the access
+    token used for the change is refused from the next request on, like any
+    other token issued under the old password. One transaction; Redis is
+    written before it commits (see revoke_sessions), so a failure leaves the
+    old password and every session as they were.
+    """
+    current = Session.objects.filter(pk=current_session_id, user=user).first()
+    device_name = current.device_name if current else client.device_name
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=user, keep=current)
+        if current is not None:
+            revoke_session(current, reason=RevokeReason.PASSWORD_CHANGE, actor=user)
+        pair = issue_session(user, client=ClientInfo(device_name, client.user_agent, client.ip_address))
+        events.record(
+            events.Kind.PASSWORD_CHANGED, user=user, actor=user, session_id=pair.session.id, reason="self",
+            ip_address=client.ip_address, user_agent=client.user_agent,
+        )
+    profile_cache.invalidate(user.pk)
+    logger.info("password changed user=%s", user.pk)
+    return pair
+
+
+def user_set_avatar(*, user: User, data: bytes, extension: str) -> User:
+    """Store checked image bytes as the avatar; the previous file is deleted once replaced."""
+    old_name = user.avatar.name if user.avatar else ""
+    user.avatar.save(f"avatar.{extension}", ContentFile(data), save=False)
+    user.save(update_fields=["avatar"])
+    if old_name and old_name != user.avatar.name:
+        user.avatar.storage.delete(old_name)
+    profile_cache.invalidate(user.pk)
     return user

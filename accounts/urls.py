@@ -7,3 +7,7 @@ urlpatterns = [
     path("login", views.LoginView.as_view(), name="login"),
     path("profile", views.ProfileView.as_view(), name="profile"),
 ]
+urlpatterns += [
+    path("profile/password", views.PasswordChangeView.as_view(), name="profile-password"),
+    path("profile/avatar", views.AvatarView.as_view(), name="profile-avatar"),
+]

@@ -53,6 +53,7 @@ class Session(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "revoked_at"], name="tokens_session_user_state")]
+        permissions = [("revoke_session", "Can revoke sessions")]
 
     def __str__(self) -> str:
         return f"{self.device_name or 'session'} {self.id[:8]}"
@@ -79,3 +80,38 @@ class RefreshToken(models.Model):
 
     def __str__(self) -> str:
         return self.jti
+
+
+class AuthEventKind(models.TextChoices):
+    LOGIN_SUCCEEDED = "login_succeeded", "Login succeeded"
+    LOGIN_FAILED = "login_failed", "Login failed"
+    REUSE_DETECTED = "reuse_detected", "Refresh token reuse detected"
+    SESSION_REVOKED = "session_revoked", "Session revoked"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    LOGOUT = "logout", "Logout"
+
+
+class AuthEvent(models.Model):
+    """What happened to an account, for staff. Never holds a token or a password."""
+
+    kind = models.CharField(max_length=32, choices=AuthEventKind.choices, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="auth_events"
+    )
+    # The address the event was about; kept when the user is gone, and for unknown emails.
+    email = models.CharField(max_length=254, blank=True, db_index=True)
+    session_id = models.CharField(max_length=32, blank=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=32, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.email or self.user_id or ''}".strip()

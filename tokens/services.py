@@ -24,7 +24,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from flowauth import metrics
-from tokens import jwt, revocation, selectors
+from tokens import events, jwt, revocation, selectors
 from tokens.exceptions import FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
 from tokens.models import RefreshToken, RevokeReason, Session
 from tokens.settings import token_settings
@@ -122,6 +122,10 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
     if outcome == RevokeReason.REUSE:
         revoke_session(row.session, reason=RevokeReason.REUSE)
         metrics.REUSE_DETECTIONS.inc()
+        events.record(
+            events.Kind.REUSE_DETECTED, user=row.user, session_id=row.session_id,
+            ip_address=client.ip_address, user_agent=client.user_agent,
+        )
         logger.warning(
             "refresh reuse detected user=%s session=%s jti=%s ip=%s",
             row.user_id, row.session_id, row.jti, client.ip_address,
@@ -179,9 +183,12 @@ def revoke_sessions(sessions, *, reason: str, actor=None) -> int:
     now = timezone.now()
     with transaction.atomic():
         ids = list(sessions.values_list("pk", flat=True))
-        ended = Session.objects.filter(pk__in=ids, revoked_at__isnull=True).update(
-            revoked_at=now, revoke_reason=reason, revoked_by=actor
+        live_ids = list(Session.objects.filter(pk__in=ids, revoked_at__isnull=True).values_list("pk", flat=True))
+        ended = Session.objects.filter(pk__in=live_ids, revoked_at__isnull=True).update(
+            revoked_at=now, revoke_reason=reason, revoked_by=events.real_user(actor)
         )
+        if ended:
+            events.record_revocations(live_ids, reason=reason, actor=actor)
         RefreshToken.objects.filter(session_id__in=ids, is_revoked=False).update(is_revoked=True)
         # Redis is written before the commit: if it fails, the transaction rolls
         # back and nothing is half-done; if the commit fails after it, a live

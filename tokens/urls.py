@@ -9,3 +9,10 @@ urlpatterns = [
     path("whoami", views.WhoAmIView.as_view(), name="whoami"),
     path("health", views.HealthView.as_view(), name="health"),
 ]
+
+from tokens import session_views  # noqa: E402
+
+urlpatterns += [
+    path("sessions", session_views.SessionListView.as_view(), name="sessions"),
+    path("sessions/<str:session_id>", session_views.SessionDetailView.as_view(), name="session-detail"),
+]

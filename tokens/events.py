@@ -1,0 +1,41 @@
+"""The auth event log: one INSERT per event, written by the services.
+
+Never called on the per-request authentication path. ``details`` is for
+small, non-secret facts (counts, a device name): never a token or a password.
+"""
+
+import logging
+
+from tokens.models import AuthEvent, AuthEventKind, Session
+
+logger = logging.getLogger("flowauth.auth")
+
+Kind = AuthEventKind
+
+
+def record(kind: str, *, user=None, email: str = "", session_id: str = "", actor=None, reason: str = "",
+           ip_address: str | None = None, user_agent: str = "", details: dict | None = None) -> AuthEvent:
+    """Write one event row."""
+    return AuthEvent.objects.create(
+        kind=kind, user=user, email=email or getattr(user, "email", ""), session_id=session_id or "",
+        actor=real_user(actor), reason=reason, ip_address=ip_address, user_agent=user_agent[:400],
+        details=details or {},
+    )
+
+
+def record_revocations(session_ids: list[str], *, reason: str, actor=None) -> None:
+    """One ``session_revoked`` event per ended session, in a single bulk INSERT."""
+    rows = Session.objects.filter(pk__in=session_ids).values_list("pk", "user_id", "user__email")
+    actor = real_user(actor)
+    kind = Kind.LOGOUT if reason in ("logout", "logout_all") else Kind.SESSION_REVOKED
+    AuthEvent.objects.bulk_create([
+        AuthEvent(kind=kind, user_id=user_id, email=email, session_id=pk, actor=actor, reason=reason)
+        for pk, user_id, email in rows
+    ])
+
+
+def real_user(actor):
+    # Only a saved user can be the actor; the stateless token user is not a row.
+    from django.contrib.auth import get_user_model
+
+    return actor if isinstance(actor, get_user_model()) and actor.pk else None

@@ -1,0 +1,41 @@
+"""The "your devices" API: the signed-in user's live sessions, and ending one of them."""
+
+import re
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tokens import selectors, services
+from tokens.models import RevokeReason
+from tokens.serializers import SessionSerializer
+
+SESSION_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class SessionListView(APIView):
+    serializer_class = SessionSerializer
+
+    @extend_schema(responses=SessionSerializer(many=True))
+    def get(self, request):
+        sessions = selectors.live_sessions_for(request.user.id)
+        context = {"current_session_id": request.user.session_id}
+        return Response(SessionSerializer(sessions, many=True, context=context).data)
+
+
+class SessionDetailView(APIView):
+    serializer_class = SessionSerializer
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, session_id: str):
+        # Only the caller's own live sessions exist here: anything else is 404, never 403.
+        # Ids are 32 hex characters; anything else (a NUL byte on PostgreSQL) never reaches SQL.
+        if not SESSION_ID.fullmatch(session_id):
+            raise Http404
+        session = selectors.live_sessions_for(request.user.id).filter(pk=session_id).first()
+        if session is None:
+            raise Http404
+        services.revoke_session(session, reason=RevokeReason.SESSION_DELETE, actor=None)
+        return Response(status=status.HTTP_204_NO_CONTENT)
