@@ -7,14 +7,20 @@ from rest_framework.views import APIView
 from accounts import profile_cache, services
 from accounts.models import User
 from accounts.serializers import LoginSerializer, ProfileSerializer, RegisterSerializer
+from tokens import cookies
 from tokens.services import issue_session
 from tokens.views import NO_STORE, client_info
 
 
 def _session_response(user: User, request, status_code: int, device_name: str = "") -> Response:
     pair = issue_session(user, client=client_info(request, device_name=device_name))
-    body = {"user": ProfileSerializer(user, context={"request": request}).data, **pair.as_dict()}
-    return Response(body, status=status_code, headers=NO_STORE)
+    body = {"user": ProfileSerializer(user, context={"request": request}).data}
+    if not cookies.requested(request):
+        return Response({**body, **pair.as_dict()}, status=status_code, headers=NO_STORE)
+    response = Response({**body, **cookies.body(pair)}, status=status_code, headers=NO_STORE)
+    cookies.set_pair(response, request, pair)
+    cookies.start_csrf(request)
+    return response
 
 
 class RegisterView(APIView):

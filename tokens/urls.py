@@ -1,11 +1,13 @@
 from django.urls import path
 
-from tokens import views
+from tokens import oauth_views, views
 
 urlpatterns = [
     path("refresh", views.RefreshView.as_view(), name="refresh"),
     path("logout", views.LogoutView.as_view(), name="logout"),
     path("logout-all", views.LogoutAllView.as_view(), name="logout-all"),
     path("whoami", views.WhoAmIView.as_view(), name="whoami"),
+    path("revoke", oauth_views.RevokeView.as_view(), name="revoke"),
+    path("introspect", oauth_views.IntrospectView.as_view(), name="introspect"),
     path("health", views.HealthView.as_view(), name="health"),
 ]

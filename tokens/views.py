@@ -1,10 +1,11 @@
+from django.contrib.auth import logout as django_logout
 from django.db import connection
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tokens import revocation, selectors, services
+from tokens import cookies, jwt, revocation, selectors, services
 from tokens.exceptions import RevocationStoreUnavailable
 from tokens.models import RevokeReason, Session
 from tokens.serializers import LogoutRequestSerializer, RefreshRequestSerializer
@@ -25,9 +26,19 @@ class RefreshView(APIView):
     permission_classes = [AllowAny]
 
     def post(self, request):
-        serializer = RefreshRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        pair = services.rotate_refresh(serializer.validated_data["refresh"], client=client_info(request))
+        from_cookie = "refresh" not in request.data and cookies.refresh_cookie_name() in request.COOKIES
+        if from_cookie:
+            cookies.enforce_csrf(request)  # the browser sends this cookie by itself
+            raw = request.COOKIES[cookies.refresh_cookie_name()]
+        else:
+            serializer = RefreshRequestSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            raw = serializer.validated_data["refresh"]
+        pair = services.rotate_refresh(raw, client=client_info(request))
+        if from_cookie or cookies.requested(request):
+            response = Response(cookies.body(pair), headers=NO_STORE)
+            cookies.set_pair(response, request, pair)
+            return response
         return Response(pair.as_dict(), headers=NO_STORE)
 
 
@@ -36,15 +47,24 @@ class LogoutView(APIView):
 
     def post(self, request):
         LogoutRequestSerializer(data=request.data).is_valid(raise_exception=True)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if not isinstance(request.auth, jwt.AccessToken):
+            django_logout(request._request)  # a Django session (session login): flush it
+            return response
         session = Session.objects.get(pk=request.user.session_id)
         services.revoke_session(session, reason=RevokeReason.LOGOUT, actor=None)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        if cookies.requested(request):
+            cookies.clear(response)
+        return response
 
 
 class LogoutAllView(APIView):
     def post(self, request):
         services.revoke_all_for_user_id(request.user.id, reason=RevokeReason.LOGOUT_ALL)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if cookies.requested(request):
+            cookies.clear(response)
+        return response
 
 
 class WhoAmIView(APIView):
@@ -52,6 +72,8 @@ class WhoAmIView(APIView):
 
     def get(self, request):
         token = request.auth
+        if not isinstance(token, jwt.AccessToken):  # a Django session: no token session
+            return Response({"user_id": str(request.user.id), "session_id": None, "expires_at": None})
         return Response({
             "user_id": token["user_id"],
             "session_id": request.user.session_id,
