@@ -57,3 +57,13 @@ class ProfileSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         url = user.avatar.url
         return request.build_absolute_uri(url) if request else url
+
+
+class AuthResponseSerializer(serializers.Serializer):
+    """Register and login: the user and a token pair (cookies instead in cookie mode)."""
+
+    user = ProfileSerializer()
+    access = serializers.CharField(required=False, help_text="Absent in cookie mode.")
+    refresh = serializers.CharField(required=False, help_text="Absent in cookie mode.")
+    access_expires_at = serializers.DateTimeField(required=False, help_text="Cookie mode only.")
+    refresh_expires_at = serializers.DateTimeField(required=False, help_text="Cookie mode only.")

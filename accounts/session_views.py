@@ -53,7 +53,8 @@ class SessionLoginView(APIView):
 
     @extend_schema(
         request=SessionLoginRequestSerializer,
-        responses={200: SessionLoginResponseSerializer, **errors(400, 401, 403, 429, 503)},
+        responses={200: SessionLoginResponseSerializer,
+                   **errors(400, 403, "invalid_credentials", "throttled", "auth_unavailable")},
         tags=["browser"],
     )
     def post(self, request):
@@ -73,8 +74,8 @@ class SessionLogoutView(APIView):
     authentication_classes = [DjangoSessionAuthentication]
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Session ended."), **errors(401, 403)},
-                   tags=["browser"])
+    @extend_schema(request=None, tags=["browser"],
+                   responses={204: OpenApiResponse(description="Session ended."), **errors(403, "not_authenticated")})
     def post(self, request):
         django_logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

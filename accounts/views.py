@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -6,7 +7,8 @@ from rest_framework.views import APIView
 
 from accounts import profile_cache, services
 from accounts.models import User
-from accounts.serializers import LoginSerializer, ProfileSerializer, RegisterSerializer
+from accounts.serializers import AuthResponseSerializer, LoginSerializer, ProfileSerializer, RegisterSerializer
+from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
 from tokens import cookies
 from tokens.services import issue_session
 from tokens.views import NO_STORE, client_info
@@ -27,6 +29,9 @@ class RegisterView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(request=RegisterSerializer, parameters=[cookie_mode_header()],
+                   responses={201: AuthResponseSerializer,
+                              **errors(400, "email_taken", "throttled", "auth_unavailable")})
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -38,6 +43,9 @@ class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(request=LoginSerializer, parameters=[cookie_mode_header()],
+                   responses={200: AuthResponseSerializer,
+                              **errors(400, "invalid_credentials", "throttled", "auth_unavailable")})
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -52,6 +60,7 @@ class ProfileView(APIView):
     def get_object(self) -> User:
         return get_object_or_404(User, pk=self.request.user.id, is_active=True)
 
+    @extend_schema(responses={200: ProfileSerializer, **errors(*ACCESS_CODES, "not_found")})
     def get(self, request):
         profile = profile_cache.get(request.user.id)
         if profile is None:
@@ -59,9 +68,13 @@ class ProfileView(APIView):
             profile_cache.put(request.user.id, profile)
         return Response(profile)
 
+    @extend_schema(request=ProfileSerializer,
+                   responses={200: ProfileSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")})
     def put(self, request):
         return self._update(request, partial=False)
 
+    @extend_schema(request=ProfileSerializer,
+                   responses={200: ProfileSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")})
     def patch(self, request):
         return self._update(request, partial=True)
 

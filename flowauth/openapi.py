@@ -55,3 +55,13 @@ def errors(*codes_or_statuses) -> dict:
             description = _GENERIC.get(status_code, "Error")
         responses[status_code] = OpenApiResponse(response=ErrorSerializer, description=description)
     return responses
+
+
+def cookie_mode_header():
+    """The request header that switches login, refresh and logout to cookie mode."""
+    from drf_spectacular.utils import OpenApiParameter
+
+    return OpenApiParameter(
+        "X-Auth-Mode", str, OpenApiParameter.HEADER, required=False, enum=["cookie"],
+        description="`cookie`: tokens are set and cleared as HttpOnly cookies, never in the body.",
+    )

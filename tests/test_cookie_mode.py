@@ -86,7 +86,9 @@ def test_cookie_writes_need_the_csrf_token(browser, user):
     cookie_login(browser)
     refused = browser.patch(PROFILE, {"first_name": "A"}, format="json")
     assert refused.status_code == 403
-    foreign = browser.patch(PROFILE, {"first_name": "A"}, format="json", HTTP_ORIGIN="https://evil.example", **csrf(browser))
+    foreign = browser.patch(
+        PROFILE, {"first_name": "A"}, format="json", HTTP_ORIGIN="https://evil.example", **csrf(browser)
+    )
     assert foreign.status_code == 403
     accepted = browser.patch(PROFILE, {"first_name": "A"}, format="json", **csrf(browser))
     assert accepted.status_code == 200

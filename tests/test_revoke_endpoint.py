@@ -25,7 +25,9 @@ def refused(api, tokens) -> bool:
 @pytest.mark.parametrize("fmt", ["json", "multipart", "form"])
 def test_revoking_a_refresh_token_ends_its_session(api, session_tokens, fmt):
     if fmt == "form":
-        response = api.post(REVOKE, f"token={session_tokens['refresh']}", content_type="application/x-www-form-urlencoded")
+        response = api.post(
+            REVOKE, f"token={session_tokens['refresh']}", content_type="application/x-www-form-urlencoded"
+        )
     else:
         response = api.post(REVOKE, {"token": session_tokens["refresh"]}, format=fmt)
     assert response.status_code == 200 and response.content == b""

@@ -1,5 +1,6 @@
 from django.contrib.auth import logout as django_logout
 from django.db import connection
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -8,7 +9,16 @@ from rest_framework.views import APIView
 from tokens import cookies, jwt, revocation, selectors, services
 from tokens.exceptions import RevocationStoreUnavailable
 from tokens.models import RevokeReason, Session
-from tokens.serializers import LogoutRequestSerializer, RefreshRequestSerializer
+from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
+from tokens.serializers import (
+    HealthSerializer,
+    LogoutRequestSerializer,
+    RefreshRequestSerializer,
+    TokenPairResponseSerializer,
+    WhoAmISerializer,
+)
+
+ENDED = OpenApiResponse(description="Ended; in cookie mode both token cookies are cleared.")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -25,6 +35,13 @@ class RefreshView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        request=RefreshRequestSerializer, parameters=[cookie_mode_header()],
+        description="In cookie mode the body may be empty: the refresh cookie is read (CSRF-checked).",
+        responses={200: TokenPairResponseSerializer,
+                   **errors(400, 403, "token_expired", "token_invalid", "session_revoked", "refresh_reused",
+                            "throttled", "auth_unavailable")},
+    )
     def post(self, request):
         from_cookie = "refresh" not in request.data and cookies.refresh_cookie_name() in request.COOKIES
         if from_cookie:
@@ -45,6 +62,8 @@ class RefreshView(APIView):
 class LogoutView(APIView):
     """Ends the session of the access token used; 204 only once Redis refuses it."""
 
+    @extend_schema(request=LogoutRequestSerializer, parameters=[cookie_mode_header()],
+                   responses={204: ENDED, **errors(400, 403, *ACCESS_CODES)})
     def post(self, request):
         LogoutRequestSerializer(data=request.data).is_valid(raise_exception=True)
         response = Response(status=status.HTTP_204_NO_CONTENT)
@@ -59,6 +78,8 @@ class LogoutView(APIView):
 
 
 class LogoutAllView(APIView):
+    @extend_schema(request=None, parameters=[cookie_mode_header()],
+                   responses={204: ENDED, **errors(403, *ACCESS_CODES)})
     def post(self, request):
         services.revoke_all_for_user_id(request.user.id, reason=RevokeReason.LOGOUT_ALL)
         response = Response(status=status.HTTP_204_NO_CONTENT)
@@ -70,6 +91,7 @@ class LogoutAllView(APIView):
 class WhoAmIView(APIView):
     """What the access token says, checked for revocation: no database query."""
 
+    @extend_schema(responses={200: WhoAmISerializer, **errors(*ACCESS_CODES)})
     def get(self, request):
         token = request.auth
         if not isinstance(token, jwt.AccessToken):  # a Django session: no token session
@@ -85,6 +107,8 @@ class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(responses={200: HealthSerializer,
+                              503: OpenApiResponse(HealthSerializer, description="Redis or the database is down.")})
     def get(self, request):
         redis_ok = revocation.ping()
         database_ok, stats = self._database()
