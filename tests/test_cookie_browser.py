@@ -102,3 +102,19 @@ def test_a_cookie_write_without_the_csrf_token_is_refused(page):
     page.context.clear_cookies(name="csrftoken")
     assert call(page, "/api/auth/logout", "POST")["status"] == 403
     assert call(page, "/api/auth/profile")["status"] == 200
+
+
+def test_a_cross_site_form_post_to_refresh_carries_no_cookie(page, gunicorn_server):
+    call(page, "/api/auth/login", "POST", {"email": "alice@example.com", "password": PASSWORD}, True)
+    before = cookies_by_name(page)["flowauth_refresh"]["value"]
+    # localhost and 127.0.0.1 are different sites: this page is the attacker's.
+    evil_origin = gunicorn_server.replace("127.0.0.1", "localhost")
+    form = (f'<form method="post" action="{gunicorn_server}/api/auth/refresh">'
+            '<input name="x" value="1"></form><script>document.forms[0].submit()</script>')
+    evil = page.context.new_page()
+    evil.route(f"{evil_origin}/evil", lambda route: route.fulfill(body=form, content_type="text/html"))
+    with evil.expect_request("**/api/auth/refresh") as forged:
+        evil.goto(f"{evil_origin}/evil")
+    assert "flowauth_refresh" not in forged.value.all_headers().get("cookie", "")
+    assert forged.value.response().status == 400  # no cookie, no body token: nothing rotated
+    assert cookies_by_name(page)["flowauth_refresh"]["value"] == before

@@ -84,6 +84,7 @@ def clear(response) -> None:
     """Expire both cookies: same name and path, empty value, Max-Age=0."""
     response.delete_cookie(access_cookie_name(), path="/", samesite=samesite())
     response.delete_cookie(refresh_cookie_name(), path=REFRESH_PATH, samesite=samesite())
+    response["Cache-Control"] = "no-store"
 
 
 def body(pair) -> dict:
