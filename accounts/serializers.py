@@ -82,3 +82,11 @@ class AvatarUploadSerializer(serializers.Serializer):
 
 class AvatarSerializer(serializers.Serializer):
     avatar_url = serializers.URLField()
+class AuthResponseSerializer(serializers.Serializer):
+    """Register and login: the user and a token pair (cookies instead in cookie mode)."""
+
+    user = ProfileSerializer()
+    access = serializers.CharField(required=False, help_text="Absent in cookie mode.")
+    refresh = serializers.CharField(required=False, help_text="Absent in cookie mode.")
+    access_expires_at = serializers.DateTimeField(required=False, help_text="Cookie mode only.")
+    refresh_expires_at = serializers.DateTimeField(required=False, help_text="Cookie mode only.")

@@ -9,6 +9,7 @@ from accounts import avatars, profile_cache, services
 from accounts.models import User
 from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, RegisterIPThrottle
 from accounts.serializers import (
+    AuthResponseSerializer,
     AvatarSerializer,
     AvatarUploadSerializer,
     LoginSerializer,
@@ -16,6 +17,8 @@ from accounts.serializers import (
     ProfileSerializer,
     RegisterSerializer,
 )
+from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
+from tokens import cookies
 from tokens.serializers import TokenPairSerializer
 from tokens.services import TokenPair, issue_session
 from tokens.views import NO_STORE, client_info
@@ -25,8 +28,13 @@ def _session_response(
     user: User, request, status_code: int, device_name: str = "", pair: TokenPair | None = None
 ) -> Response:
     pair = pair or issue_session(user, client=client_info(request, device_name=device_name))
-    body = {"user": ProfileSerializer(user, context={"request": request}).data, **pair.as_dict()}
-    return Response(body, status=status_code, headers=NO_STORE)
+    body = {"user": ProfileSerializer(user, context={"request": request}).data}
+    if not cookies.requested(request):
+        return Response({**body, **pair.as_dict()}, status=status_code, headers=NO_STORE)
+    response = Response({**body, **cookies.body(pair)}, status=status_code, headers=NO_STORE)
+    cookies.set_pair(response, request, pair)
+    cookies.start_csrf(request)
+    return response
 
 
 class RegisterView(APIView):
@@ -34,6 +42,9 @@ class RegisterView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [RegisterIPThrottle]
 
+    @extend_schema(request=RegisterSerializer, parameters=[cookie_mode_header()],
+                   responses={201: AuthResponseSerializer,
+                              **errors(400, "email_taken", "throttled", "auth_unavailable")})
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -46,6 +57,9 @@ class LoginView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
 
+    @extend_schema(request=LoginSerializer, parameters=[cookie_mode_header()],
+                   responses={200: AuthResponseSerializer,
+                              **errors(400, "invalid_credentials", "throttled", "auth_unavailable")})
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -63,6 +77,7 @@ class ProfileView(APIView):
     def get_object(self) -> User:
         return get_object_or_404(User, pk=self.request.user.id, is_active=True)
 
+    @extend_schema(responses={200: ProfileSerializer, **errors(*ACCESS_CODES, "not_found")})
     def get(self, request):
         profile = profile_cache.get(request.user.id)
         if profile is None:
@@ -70,9 +85,13 @@ class ProfileView(APIView):
             profile_cache.put(request.user.id, profile)
         return Response(profile)
 
+    @extend_schema(request=ProfileSerializer,
+                   responses={200: ProfileSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")})
     def put(self, request):
         return self._update(request, partial=False)
 
+    @extend_schema(request=ProfileSerializer,
+                   responses={200: ProfileSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")})
     def patch(self, request):
         return self._update(request, partial=True)
 
@@ -90,14 +109,15 @@ class PasswordChangeView(APIView):
 
     serializer_class = PasswordChangeSerializer
 
-    @extend_schema(request=PasswordChangeSerializer, responses=TokenPairSerializer)
+    @extend_schema(request=PasswordChangeSerializer,
+                   responses={200: TokenPairSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")})
     def put(self, request):
         user = get_object_or_404(User, pk=request.user.id, is_active=True)
         serializer = PasswordChangeSerializer(data=request.data, context={"user": user})
         serializer.is_valid(raise_exception=True)
         pair = services.user_change_password(
             user=user, new_password=serializer.validated_data["new_password"],
-            current_session_id=request.user.session_id, client=client_info(request),
+            current_session_id=getattr(request.user, "session_id", None), client=client_info(request),
         )
         return Response(TokenPairSerializer(pair.as_dict()).data, headers=NO_STORE)
 
@@ -105,7 +125,8 @@ class PasswordChangeView(APIView):
 class AvatarView(APIView):
     serializer_class = AvatarUploadSerializer
 
-    @extend_schema(request={"multipart/form-data": AvatarUploadSerializer}, responses=AvatarSerializer)
+    @extend_schema(request={"multipart/form-data": AvatarUploadSerializer},
+                   responses={200: AvatarSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")})
     def post(self, request):
         serializer = AvatarUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

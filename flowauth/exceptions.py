@@ -45,6 +45,10 @@ def exception_handler(exc, context):
         if isinstance(exc, FlowAuthError) and exc.bearer_error:
             header += f', error="{exc.bearer_error}", error_description={_quoted(exc.detail)}'
         response["WWW-Authenticate"] = header
+    if response.status_code == 403 and isinstance(exc, FlowAuthError) and exc.bearer_error:
+        response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="{exc.bearer_error}"'
+    if getattr(exc, "oauth_error", None):  # RFC 6749 §5.2 members beside DRF's
+        response.data.update(error=exc.oauth_error, error_description=response.data["detail"])
     if response.status_code == 503:
         response["Retry-After"] = str(token_settings.UNAVAILABLE_RETRY_AFTER)
     response["Cache-Control"] = "no-store"

@@ -260,3 +260,18 @@ if LOG_FORMAT not in ("json", "plain"):
 LOGGING["formatters"]["json"] = {"()": "flowauth.logformat.JSONFormatter"}
 LOGGING["filters"] = {"redact_tokens": {"()": "flowauth.logformat.RedactTokens"}}
 LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["redact_tokens"])
+# Browser clients and RFC 7009/7662 endpoints ------------------------------
+# Cookie mode (tokens as HttpOnly cookies), Django session login, /revoke and
+# /introspect. See the README sections "Cookie mode" and "Session login".
+
+AUTH_COOKIE_SAMESITE = env.str("AUTH_COOKIE_SAMESITE", default="Strict")
+if AUTH_COOKIE_SAMESITE not in ("Lax", "Strict"):
+    raise ImproperlyConfigured("AUTH_COOKIE_SAMESITE must be 'Lax' or 'Strict'")
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=1_209_600)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append("tokens.authentication.DjangoSessionAuthentication")
+# Service credentials for /introspect, HTTP Basic: "id:secret,id2:secret2".
+INTROSPECTION_CLIENTS = dict(
+    pair.split(":", 1) for pair in env.list("INTROSPECTION_CLIENTS", default=[]) if ":" in pair
+)
+REVOKE_THROTTLE_RATE = env.str("REVOKE_THROTTLE_RATE", default="30/min")
+INTROSPECT_THROTTLE_RATE = env.str("INTROSPECT_THROTTLE_RATE", default="600/min")

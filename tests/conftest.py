@@ -26,6 +26,17 @@ def redis_client(_redis_server):
     yield client
 
 
+# Tests log in many times from one address; throttling is proved in the modules marked "throttles".
+RELAXED_RATE = "100000/min"
+
+
+@pytest.fixture(autouse=True)
+def _relaxed_throttles(request, settings):
+    if request.node.get_closest_marker("throttles") is None:
+        settings.FLOWAUTH_THROTTLE_RATES = {scope: RELAXED_RATE for scope in django_settings.FLOWAUTH_THROTTLE_RATES}
+        settings.REVOKE_THROTTLE_RATE = settings.INTROSPECT_THROTTLE_RATE = RELAXED_RATE
+
+
 @pytest.fixture
 def token_settings(settings):
     """Override FlowAuth token settings for one test: token_settings(REFRESH_GRACE_SECONDS=2)."""

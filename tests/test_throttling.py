@@ -10,7 +10,7 @@ from accounts import hashers
 from tests.helpers import PASSWORD, error_code, login, make_user
 from tests.servers import gunicorn
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.throttles]
 
 LOGIN = "/api/auth/login"
 
@@ -153,7 +153,7 @@ def test_fifty_parallel_wrong_passwords_reach_the_hasher_five_times(rates, hashe
 def test_throttle_counts_are_shared_by_every_process_even_under_a_parallel_burst():
     make_user("shared@example.com")
     body = {"email": "shared@example.com", "password": "wrong password"}
-    with gunicorn(workers=2, threads=8, LOGIN_IP_THROTTLE_RATE="1000/min") as server_a:
+    with gunicorn(workers=2, threads=8, LOGIN_THROTTLE_RATE="5/min", LOGIN_IP_THROTTLE_RATE="1000/min") as server_a:
         # Fresh connections: the attempts spread over both worker processes.
         assert [httpx.post(f"{server_a}{LOGIN}", json=body).status_code for _ in range(5)] == [401] * 5
         refused = httpx.post(f"{server_a}{LOGIN}", json=body)

@@ -12,7 +12,9 @@ from rest_framework_simplejwt.authentication import JWTStatelessUserAuthenticati
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.models import TokenUser
 
-from tokens import jwt, revocation, selectors
+from rest_framework.authentication import SessionAuthentication
+
+from tokens import cookies, jwt, revocation, selectors
 from tokens.exceptions import (
     AuthUnavailable,
     RevocationStoreUnavailable,
@@ -41,6 +43,13 @@ class FlowAuthUser(TokenUser):
 
 
 class FlowAuthAuthentication(JWTStatelessUserAuthentication):
+    """Bearer header first; then the access cookie of cookie mode.
+
+    The header wins when both are sent. A cookie-authenticated request that
+    changes state must pass Django's CSRF check (403 otherwise); the token
+    is validated first, so a missing or bad cookie still answers 401.
+    """
+
     www_authenticate_realm = REALM
 
     def authenticate_header(self, request) -> str:
@@ -52,6 +61,17 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
             return super().get_header(request)
         except UnicodeEncodeError as exc:
             raise TokenInvalid() from exc
+    def authenticate(self, request):
+        return super().authenticate(request) or self.authenticate_cookie(request)
+
+    def authenticate_cookie(self, request):
+        raw_token = request.COOKIES.get(cookies.access_cookie_name())
+        if not raw_token:
+            return None
+        validated_token = self.get_validated_token(raw_token.encode())
+        cookies.enforce_csrf(request)
+        cookies.mark_by_cookie(request)
+        return self.get_user(validated_token), validated_token
 
     def get_raw_token(self, header: bytes) -> bytes | None:
         if isinstance(header, str):
@@ -85,3 +105,10 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
 
     def get_user(self, validated_token) -> FlowAuthUser:
         return FlowAuthUser(validated_token)
+
+
+class DjangoSessionAuthentication(SessionAuthentication):
+    """DRF's session class (with its CSRF check), answering 401 rather than 403."""
+
+    def authenticate_header(self, request) -> str:
+        return f'Bearer realm="{REALM}"'

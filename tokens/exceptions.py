@@ -61,3 +61,27 @@ class AuthUnavailable(FlowAuthError):
 
 class RevocationStoreUnavailable(Exception):
     """Raised by the revocation store when Redis cannot answer or be written."""
+
+
+class InvalidRequest(FlowAuthError):
+    """RFC 6749 §5.2 ``invalid_request``; the response carries both shapes."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = _("The request is missing a required parameter: token.")
+    default_code = "invalid_request"
+    oauth_error = "invalid_request"
+
+
+class InvalidClient(FlowAuthError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = _("Client authentication failed.")
+    default_code = "invalid_client"
+
+
+class InsufficientScope(FlowAuthError):
+    """A valid caller without the right to this endpoint (RFC 6750 §3.1)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = _("Staff or service credentials are required.")
+    default_code = "insufficient_scope"
+    bearer_error = "insufficient_scope"

@@ -1,12 +1,14 @@
 from django.urls import path
 
-from tokens import views
+from tokens import oauth_views, views
 
 urlpatterns = [
     path("refresh", views.RefreshView.as_view(), name="refresh"),
     path("logout", views.LogoutView.as_view(), name="logout"),
     path("logout-all", views.LogoutAllView.as_view(), name="logout-all"),
     path("whoami", views.WhoAmIView.as_view(), name="whoami"),
+    path("revoke", oauth_views.RevokeView.as_view(), name="revoke"),
+    path("introspect", oauth_views.IntrospectView.as_view(), name="introspect"),
     path("health", views.HealthView.as_view(), name="health"),
 ]
 
@@ -14,5 +16,5 @@ from tokens import session_views  # noqa: E402
 
 urlpatterns += [
     path("sessions", session_views.SessionListView.as_view(), name="sessions"),
-    path("sessions/<str:session_id>", session_views.SessionDetailView.as_view(), name="session-detail"),
+    path("sessions/<str:id>", session_views.SessionDetailView.as_view(), name="session-detail"),
 ]

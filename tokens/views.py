@@ -1,14 +1,25 @@
+from django.contrib.auth import logout as django_logout
 from django.db import connection
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.throttles import RefreshIPThrottle
-from tokens import revocation, selectors, services
+from tokens import cookies, jwt, revocation, selectors, services
 from tokens.exceptions import RevocationStoreUnavailable
 from tokens.models import RevokeReason, Session
-from tokens.serializers import LogoutRequestSerializer, RefreshRequestSerializer
+from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
+from tokens.serializers import (
+    HealthSerializer,
+    LogoutRequestSerializer,
+    RefreshRequestSerializer,
+    TokenPairResponseSerializer,
+    WhoAmISerializer,
+)
+
+ENDED = OpenApiResponse(description="Ended; in cookie mode both token cookies are cleared.")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -26,34 +37,67 @@ class RefreshView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [RefreshIPThrottle]
 
+    @extend_schema(
+        request=RefreshRequestSerializer, parameters=[cookie_mode_header()],
+        description="In cookie mode the body may be empty: the refresh cookie is read (CSRF-checked).",
+        responses={200: TokenPairResponseSerializer,
+                   **errors(400, 403, "token_expired", "token_invalid", "session_revoked", "refresh_reused",
+                            "throttled", "auth_unavailable")},
+    )
     def post(self, request):
-        serializer = RefreshRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        pair = services.rotate_refresh(serializer.validated_data["refresh"], client=client_info(request))
+        from_cookie = "refresh" not in request.data and cookies.refresh_cookie_name() in request.COOKIES
+        if from_cookie:
+            cookies.enforce_csrf(request)  # the browser sends this cookie by itself
+            raw = request.COOKIES[cookies.refresh_cookie_name()]
+        else:
+            serializer = RefreshRequestSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            raw = serializer.validated_data["refresh"]
+        pair = services.rotate_refresh(raw, client=client_info(request))
+        if from_cookie or cookies.requested(request):
+            response = Response(cookies.body(pair), headers=NO_STORE)
+            cookies.set_pair(response, request, pair)
+            return response
         return Response(pair.as_dict(), headers=NO_STORE)
 
 
 class LogoutView(APIView):
     """Ends the session of the access token used; 204 only once Redis refuses it."""
 
+    @extend_schema(request=LogoutRequestSerializer, parameters=[cookie_mode_header()],
+                   responses={204: ENDED, **errors(400, 403, *ACCESS_CODES)})
     def post(self, request):
         LogoutRequestSerializer(data=request.data).is_valid(raise_exception=True)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if not isinstance(request.auth, jwt.AccessToken):
+            django_logout(request._request)  # a Django session (session login): flush it
+            return response
         session = Session.objects.get(pk=request.user.session_id)
         services.revoke_session(session, reason=RevokeReason.LOGOUT, actor=None)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        if cookies.requested(request):
+            cookies.clear(response)
+        return response
 
 
 class LogoutAllView(APIView):
+    @extend_schema(request=None, parameters=[cookie_mode_header()],
+                   responses={204: ENDED, **errors(403, *ACCESS_CODES)})
     def post(self, request):
         services.revoke_all_for_user_id(request.user.id, reason=RevokeReason.LOGOUT_ALL)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if cookies.requested(request):
+            cookies.clear(response)
+        return response
 
 
 class WhoAmIView(APIView):
     """What the access token says, checked for revocation: no database query."""
 
+    @extend_schema(responses={200: WhoAmISerializer, **errors(*ACCESS_CODES)})
     def get(self, request):
         token = request.auth
+        if not isinstance(token, jwt.AccessToken):  # a Django session: no token session
+            return Response({"user_id": str(request.user.id), "session_id": None, "expires_at": None})
         return Response({
             "user_id": token["user_id"],
             "session_id": request.user.session_id,
@@ -65,6 +109,8 @@ class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(responses={200: HealthSerializer,
+                              503: OpenApiResponse(HealthSerializer, description="Redis or the database is down.")})
     def get(self, request):
         # A hung Redis costs one socket timeout here: nothing else asks it once ping failed.
         redis_ok = revocation.ping()
