@@ -5,6 +5,7 @@ SQLite under var/, and an embedded Redis server when REDIS_URL is unset.
 """
 
 import hashlib
+import json
 import secrets
 from pathlib import Path
 
@@ -156,6 +157,43 @@ FLOWAUTH_TOKENS = {
 }
 if FLOWAUTH_TOKENS["REVOCATION_FAILURE_MODE"] not in ("closed", "database"):
     raise ImproperlyConfigured("REVOCATION_FAILURE_MODE must be 'closed' or 'database'")
+
+# Asymmetric signing keys (JWT_ALGORITHM RS256, ES256 or EdDSA) -------------
+# JWT_PRIVATE_KEY: PEM text ("\n" escapes allowed), or JWT_PRIVATE_KEY_FILE: a path.
+# JWT_PUBLIC_KEYS: JSON {"kid": "PEM", ...} or a JWKS document, or
+# JWT_PUBLIC_KEYS_FILE: a path to either. Keys listed there keep verifying
+# (key rotation); the signing key's own public key is always accepted.
+
+
+def _text_or_file(name: str) -> str:
+    text = env.str(name, default="").replace("\\n", "\n")
+    path = env.str(f"{name}_FILE", default="")
+    if text and path:
+        raise ImproperlyConfigured(f"set {name} or {name}_FILE, not both")
+    return Path(path).read_text() if path else text
+
+
+def _public_keys(raw: str) -> dict:
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured("JWT_PUBLIC_KEYS must be a JSON object or a JWKS document") from exc
+    if not isinstance(parsed, dict):
+        raise ImproperlyConfigured("JWT_PUBLIC_KEYS must be a JSON object or a JWKS document")
+    return parsed
+
+
+FLOWAUTH_TOKENS.update({
+    "PRIVATE_KEY": _text_or_file("JWT_PRIVATE_KEY"),
+    "PUBLIC_KEYS": _public_keys(_text_or_file("JWT_PUBLIC_KEYS")),
+    "SIGNING_KID": env.str("JWT_KEY_ID", default=""),
+    "JWKS_MAX_AGE": env.int("JWKS_MAX_AGE", default=300),
+    # Checked on every token when set; set both whenever sibling services verify tokens.
+    "AUDIENCE": env.str("JWT_AUDIENCE", default="") or None,
+    "ISSUER": env.str("JWT_ISSUER", default="") or None,
+})
 
 # simplejwt reads its own settings object; FlowAuth's token classes and
 # backend come from tokens.settings, so only the claim names matter here.

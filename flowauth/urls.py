@@ -5,6 +5,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from flowauth.observability import metrics_view
+from tokens.views import JWKSView
 
 
 def media(request, path):
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/auth/", include("accounts.urls")),
     path("api/auth/", include("tokens.urls")),
     path("api/session/", include("accounts.session_urls")),
+    path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("metrics", metrics_view, name="metrics"),

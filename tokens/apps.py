@@ -6,4 +6,11 @@ class TokensConfig(AppConfig):
     verbose_name = "Sessions and tokens"
 
     def ready(self) -> None:
-        from tokens import schema, signals  # noqa: F401  (registers the receivers and the schema extension)
+        from tokens import checks, schema, signals  # noqa: F401  (registers receivers, checks, the schema extension)
+        from tokens.settings import token_settings
+
+        if token_settings.ROLE == "verifier" and token_settings.JWKS_URL and not token_settings.PUBLIC_KEYS:
+            # A verifier fetches FlowAuth's JWKS once, at start-up: a bad URL fails fast.
+            from tokens.jwt import get_keyset
+
+            get_keyset()

@@ -14,6 +14,7 @@ from rest_framework_simplejwt import tokens as simplejwt_tokens
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 
+from tokens import keys
 from tokens.settings import token_settings
 
 USER_ID_CLAIM = "user_id"
@@ -28,7 +29,37 @@ _FORBIDDEN_HEADERS = {"jku", "x5u", "jwk", "x5c", "crit", "b64"}
 
 
 class FlowAuthTokenBackend(TokenBackend):
-    """simplejwt's backend with stricter input checks before and after PyJWT."""
+    """simplejwt's backend with stricter input checks before and after PyJWT.
+
+    With an asymmetric algorithm it signs with the one private key, names it
+    in the header's ``kid``, and verifies with the public key that ``kid``
+    names in the configured key set, under the one configured algorithm.
+    """
+
+    keyset: keys.KeySet | None = None
+
+    def get_verifying_key(self, token):
+        if self.keyset is None:
+            return super().get_verifying_key(token)
+        # The unverified kid only indexes the configured map; the algorithm stays the configured one.
+        kid = pyjwt.get_unverified_header(token).get("kid")
+        if not keys.valid_kid(kid) or kid not in self.keyset.verifying_keys:
+            raise TokenBackendError("Token is invalid")
+        return self.keyset.verifying_keys[kid]
+
+    def encode(self, payload: dict) -> str:
+        if self.keyset is None:
+            return super().encode(payload)
+        if self.keyset.signing_key is None:
+            raise TokenBackendError("This service verifies tokens; it has no private key to sign with")
+        claims = dict(payload)
+        if self.audience is not None:
+            claims["aud"] = self.audience
+        if self.issuer is not None:
+            claims["iss"] = self.issuer
+        return pyjwt.encode(
+            claims, self.keyset.signing_key, algorithm=self.algorithm, headers={"kid": self.keyset.signing_kid}
+        )
 
     def decode(self, token, verify: bool = True):
         raw = token.encode() if isinstance(token, str) else bytes(token)
@@ -54,7 +85,29 @@ def _backend(algorithm, signing_key, verifying_key, audience, issuer, leeway) ->
     )
 
 
+@lru_cache(maxsize=8)
+def _asymmetric_backend(keyset: keys.KeySet, audience, issuer, leeway) -> FlowAuthTokenBackend:
+    # No HMAC key at all: a HS* token can never verify here, whatever its secret.
+    backend = FlowAuthTokenBackend(keyset.algorithm, None, "", audience=audience, issuer=issuer, leeway=leeway)
+    backend.keyset = keyset
+    return backend
+
+
+def get_keyset() -> keys.KeySet:
+    return keys.build_keyset(
+        algorithm=token_settings.ALGORITHM,
+        private_key=token_settings.PRIVATE_KEY,
+        public_keys=token_settings.PUBLIC_KEYS,
+        signing_kid=token_settings.SIGNING_KID,
+        jwks_url=token_settings.JWKS_URL,
+    )
+
+
 def get_backend() -> FlowAuthTokenBackend:
+    if keys.is_asymmetric(token_settings.ALGORITHM):
+        return _asymmetric_backend(
+            get_keyset(), token_settings.AUDIENCE, token_settings.ISSUER, token_settings.LEEWAY
+        )
     return _backend(
         token_settings.ALGORITHM,
         token_settings.SIGNING_KEY,

@@ -30,6 +30,8 @@ class SessionSerializer(serializers.ModelSerializer):
 
     def get_current(self, session: Session) -> bool:
         return session.pk == self.context["current_session_id"]
+
+
 class CookieModeFieldsMixin(serializers.Serializer):
     """In cookie mode the tokens are cookies; the body says when they expire."""
 
@@ -61,3 +63,21 @@ class HealthSerializer(serializers.Serializer):
     sessionStats = SessionStatsSerializer()  # noqa: N815
     redisEvictionPolicy = serializers.CharField(required=False, allow_null=True)  # noqa: N815
     warnings = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class JWKSerializer(serializers.Serializer):
+    """One public key (RFC 7517): RSA keys carry n/e, EC keys crv/x/y, OKP keys crv/x."""
+
+    kty = serializers.ChoiceField(choices=["RSA", "EC", "OKP"])
+    kid = serializers.CharField()
+    alg = serializers.CharField()
+    use = serializers.CharField()
+    n = serializers.CharField(required=False)
+    e = serializers.CharField(required=False)
+    crv = serializers.CharField(required=False)
+    x = serializers.CharField(required=False)
+    y = serializers.CharField(required=False)
+
+
+class JWKSSerializer(serializers.Serializer):
+    keys = JWKSerializer(many=True)

@@ -27,6 +27,15 @@ DEFAULTS = {
     "REDIS_URL": "",
     "REDIS_SOCKET_TIMEOUT": 1.0,
     "UNAVAILABLE_RETRY_AFTER": 5,
+    # Asymmetric signing (RS256, ES256, EdDSA): see tokens/keys.py.
+    "PRIVATE_KEY": "",  # PEM; only the issuer has it
+    "PUBLIC_KEYS": {},  # {"kid": "PEM" or JWK dict}, or a JWKS document; the signer's own key is added
+    "SIGNING_KID": "",  # default: the RFC 7638 thumbprint of the signing key
+    "JWKS_URL": "",  # verifiers only: fetched once, https only, when PUBLIC_KEYS is empty
+    "JWKS_MAX_AGE": 300,  # Cache-Control max-age of /.well-known/jwks.json
+    # "issuer" (FlowAuth, owns the database) or "verifier" (a sibling service:
+    # no database; an incomplete revocation cache answers 503 instead of rebuilding).
+    "ROLE": "issuer",
 }
 
 _DURATIONS = {"ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_MAX_AGE", "REFRESH_GRACE_SECONDS"}

@@ -7,12 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.throttles import RefreshIPThrottle
-from tokens import cookies, jwt, revocation, selectors, services
+from tokens import cookies, jwt, keys, revocation, selectors, services
 from tokens.exceptions import RevocationStoreUnavailable
 from tokens.models import RevokeReason, Session
+from tokens.settings import token_settings
 from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
 from tokens.serializers import (
     HealthSerializer,
+    JWKSSerializer,
     LogoutRequestSerializer,
     RefreshRequestSerializer,
     TokenPairResponseSerializer,
@@ -150,3 +152,15 @@ class HealthView(APIView):
         except Exception:  # any database failure is reported, not raised
             return False, stats
         return True, stats
+
+
+class JWKSView(APIView):
+    """The public keys that verify FlowAuth's tokens (RFC 7517); empty under HS256."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: JWKSSerializer})
+    def get(self, request):
+        document = jwt.get_keyset().jwks() if keys.is_asymmetric(token_settings.ALGORITHM) else {"keys": []}
+        return Response(document, headers={"Cache-Control": f"public, max-age={token_settings.JWKS_MAX_AGE}"})
