@@ -52,18 +52,19 @@ def server_env(**extra) -> dict:
 
 
 @contextmanager
-def gunicorn(workers: int = 2, threads: int = 4, **env):
-    """Serve flowauth.wsgi on a free port; yields the base URL."""
+def gunicorn(workers: int = 2, threads: int = 4, app: str = "flowauth.wsgi:application",
+             ready_path: str = "/api/auth/health", **env):
+    """Serve ``app`` (flowauth.wsgi by default) on a free port; yields the base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "flowauth.wsgi:application",
+        [sys.executable, "-m", "gunicorn", app,
          "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
          "--worker-class", "gthread", "--timeout", "60", "--log-level", "warning"],
         cwd=BASE_DIR, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, process)
+        _wait_until_up(base, process, ready_path)
         yield base
     finally:
         process.terminate()
@@ -73,13 +74,13 @@ def gunicorn(workers: int = 2, threads: int = 4, **env):
             process.kill()
 
 
-def _wait_until_up(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def _wait_until_up(base: str, process: subprocess.Popen, ready_path: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
         try:
-            if httpx.get(f"{base}/api/auth/health", timeout=2).status_code in (200, 503):
+            if httpx.get(f"{base}{ready_path}", timeout=2).status_code in (200, 401, 503):
                 return
         except httpx.HTTPError:
             time.sleep(0.1)

@@ -99,7 +99,7 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
         try:
             return revocation.is_revoked(session_id=session_id, refresh_jti=refresh_jti)
         except RevocationStoreUnavailable:
-            if token_settings.REVOCATION_FAILURE_MODE != "database":
+            if token_settings.REVOCATION_FAILURE_MODE != "database" or token_settings.ROLE == "verifier":
                 raise AuthUnavailable()
         return selectors.is_revoked_in_database(session_id=session_id, refresh_jti=refresh_jti)
 

@@ -24,7 +24,8 @@ _COOKIE_VIA = "_flowauth_cookie_auth"
 
 
 def secure() -> bool:
-    return bool(settings.COOKIE_SECURE)
+    # A project that installs only the authentication class (a sibling) may not define it: secure by default.
+    return bool(getattr(settings, "COOKIE_SECURE", True))
 
 
 def access_cookie_name() -> str:
@@ -36,7 +37,7 @@ def refresh_cookie_name() -> str:
 
 
 def samesite() -> str:
-    return settings.AUTH_COOKIE_SAMESITE
+    return getattr(settings, "AUTH_COOKIE_SAMESITE", "Strict")
 
 
 def requested(request) -> bool:

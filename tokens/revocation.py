@@ -11,6 +11,11 @@ cache was last rebuilt on. Each new connection reads the server's current
 and the one MGET per request reads the marker beside the revocation keys:
 a missing marker, or one written by another server run, means "incomplete",
 and the cache is rebuilt from the database before any token is trusted.
+
+Sibling services (``ROLE = "verifier"``) read the same keys but own no
+database: to them an incomplete cache is simply unavailable (503) until
+FlowAuth, which checks completeness on every request and in its health
+check, has rebuilt it.
 """
 
 import logging
@@ -167,6 +172,9 @@ def is_revoked(*, session_id: str, refresh_jti: str) -> bool:
         raise RevocationStoreUnavailable("malformed MGET reply")
     marker, by_session, by_refresh = values
     if marker is None or marker != server_run_id(client):
+        if token_settings.ROLE == "verifier":
+            # A sibling service has no database to rebuild from: FlowAuth will.
+            raise RevocationStoreUnavailable("revocation cache incomplete; waiting for the issuer's rebuild")
         rebuild()
         return is_revoked_after_rebuild(session_id=session_id, refresh_jti=refresh_jti)
     return by_session is not None or by_refresh is not None
