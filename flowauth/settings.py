@@ -101,6 +101,37 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# MariaDB / MySQL (requirements/mysql.txt: mysqlclient) ---------------------
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    DATABASES["default"]["OPTIONS"] = {
+        "charset": "utf8mb4",
+        # READ COMMITTED, like PostgreSQL: the rotation compare-and-set re-reads
+        # committed rows after a lost race instead of a repeatable-read snapshot.
+        "isolation_level": "read committed",
+        "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+    }
+    DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+
+# MongoDB (requirements/mongodb.txt: django-mongodb-backend) ----------------
+# DATABASE_URL=mongodb://[user:pass@]host[:port]/name[?options]; see the README
+# for what is and is not verified, and the extra steps the backend needs.
+
+
+def _mongodb(url: str) -> dict:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name:
+        raise ImproperlyConfigured("a mongodb:// DATABASE_URL must name its database: mongodb://host/flowauth")
+    return {"ENGINE": "django_mongodb_backend", "NAME": name,
+            "HOST": urlunsplit((parts.scheme, parts.netloc, "/", parts.query, ""))}
+
+
+if env.str("DATABASE_URL", default="").startswith(("mongodb://", "mongodb+srv://")):
+    DATABASES["default"] = _mongodb(env.str("DATABASE_URL"))
+    DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
+
 # Redis: revocation store, caches, throttles, Django sessions --------------
 
 REDIS_URL = env.str("REDIS_URL", default="") or embedded_redis.url()
