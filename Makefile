@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate redis-start redis-stop bench clean
+.PHONY: run test install migrate redis-start redis-stop bench clean serve
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,10 @@ redis-stop: install
 clean:
 	-$(BIN)/python -m flowauth.embedded_redis stop
 	rm -rf var
+
+# The production stack without Docker: gunicorn on HOST:PORT against DATABASE_URL
+# and REDIS_URL (set them; SECRET_KEY too). Schedule `manage.py flush_expired_tokens`
+# hourly from cron (see the README's "Deployment").
+serve: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/gunicorn flowauth.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 --worker-class gthread
