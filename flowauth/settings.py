@@ -178,6 +178,8 @@ FLOWAUTH_TOKENS = {
     "REFRESH_TOKEN_LIFETIME": env.int("REFRESH_TOKEN_LIFETIME", default=1_209_600),
     "SESSION_MAX_AGE": env.int("SESSION_MAX_AGE", default=7_776_000),
     "REFRESH_GRACE_SECONDS": env.int("REFRESH_GRACE_SECONDS", default=10),
+    # Clock skew accepted on exp/nbf/iat; revocations last that much longer too.
+    "LEEWAY": env.int("JWT_LEEWAY", default=0),
     "REVOCATION_FAILURE_MODE": env.str("REVOCATION_FAILURE_MODE", default="closed"),
     "ALGORITHM": JWT_ALGORITHM,
     # HS*: a key of its own, derived from SECRET_KEY but never equal to it.

@@ -61,3 +61,15 @@ def verifier_role_check(app_configs=None, **kwargs) -> list[Error]:
     if token_settings.ROLE == "verifier" and not (token_settings.AUDIENCE and token_settings.ISSUER):
         errors.append(Warning("Tokens cross services: set AUDIENCE and ISSUER in both services.", id="tokens.W001"))
     return errors
+
+
+MAX_LEEWAY_SECONDS = 30
+
+
+@register("security")
+def leeway_check(app_configs=None, **kwargs) -> list[Error]:
+    """Clock-skew leeway stretches every token's life; more than seconds is a lifetime setting in disguise."""
+    leeway = token_settings.LEEWAY
+    if not isinstance(leeway, int) or not 0 <= leeway <= MAX_LEEWAY_SECONDS:
+        return [Error(f"JWT leeway must be 0 to {MAX_LEEWAY_SECONDS} seconds, not {leeway!r}.", id="tokens.E007")]
+    return []

@@ -22,9 +22,10 @@ import logging
 import math
 import secrets
 import threading
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import redis
 from django.utils import timezone
@@ -140,12 +141,20 @@ class Revocation:
         return min(self.revoked_at + token_settings.ACCESS_TOKEN_LIFETIME, self.session_expires_at)
 
     def ttl_seconds(self, now: datetime) -> int:
-        """Remaining guard time plus leeway and margin, rounded up; 0 = nothing left to guard."""
-        remaining = (self.guard_until() - now).total_seconds()
+        """Remaining guard time plus leeway and margin, rounded up; 0 = nothing left to guard.
+
+        A token is accepted up to ``LEEWAY`` seconds past its ``exp``, so the
+        guard lasts that much longer too.
+        """
+        remaining = (self.guard_until() - now).total_seconds() + token_settings.LEEWAY
         if remaining <= 0:
             return 0
-        slack = token_settings.LEEWAY + token_settings.REVOCATION_TTL_MARGIN
-        return max(1, math.ceil(remaining + slack))
+        return max(1, math.ceil(remaining + token_settings.REVOCATION_TTL_MARGIN))
+
+
+def guard_horizon(now: datetime) -> datetime:
+    """Sessions revoked after this moment may still have an access token that would be accepted."""
+    return now - token_settings.ACCESS_TOKEN_LIFETIME - timedelta(seconds=token_settings.LEEWAY)
 
 
 # --- the store ------------------------------------------------------------

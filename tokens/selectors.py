@@ -7,15 +7,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tokens.models import RefreshToken, Session
-from tokens.revocation import Revocation
+from tokens.revocation import Revocation, guard_horizon
 from tokens.settings import token_settings
 
 
 def revocations_to_guard(now: datetime | None = None) -> Iterator[Revocation]:
     """Every revoked session that may still have a live access token."""
-    now = now or timezone.now()
-    horizon = now - token_settings.ACCESS_TOKEN_LIFETIME
-    return _revocations(Session.objects.filter(revoked_at__gt=horizon))
+    return _revocations(Session.objects.filter(revoked_at__gt=guard_horizon(now or timezone.now())))
 
 
 def revocations_for(session_ids: list[str]) -> list[Revocation]:
@@ -53,8 +51,7 @@ def live_sessions_count(now: datetime | None = None) -> int:
 
 def guarded_revocations_count(now: datetime | None = None) -> int:
     """Revoked sessions whose keys are still needed in the cache."""
-    now = now or timezone.now()
-    return Session.objects.filter(revoked_at__gt=now - token_settings.ACCESS_TOKEN_LIFETIME).count()
+    return Session.objects.filter(revoked_at__gt=guard_horizon(now or timezone.now())).count()
 
 
 def live_sessions_for(user_id) -> "QuerySet[Session]":  # noqa: F821
@@ -65,7 +62,7 @@ def expired_rows(now: datetime | None = None) -> tuple:
     """Refresh rows and sessions no longer needed by rotation, reuse checks or the cache."""
     now = now or timezone.now()
     grace = token_settings.REFRESH_GRACE_SECONDS
-    keep_revoked_until = now - token_settings.ACCESS_TOKEN_LIFETIME
+    keep_revoked_until = guard_horizon(now)
     tokens = RefreshToken.objects.filter(expires_at__lt=now - grace)
     sessions = Session.objects.filter(expires_at__lt=now - grace).filter(
         Q(revoked_at__isnull=True) | Q(revoked_at__lt=keep_revoked_until)

@@ -202,9 +202,8 @@ def revoke_sessions(sessions, *, reason: str, actor=None) -> int:
 
 def revoke_all_for_user(user, *, reason: str, actor=None, keep: Session | None = None) -> int:
     """End every session of ``user`` (but ``keep``); recently ended ones are republished too."""
-    recent = timezone.now() - token_settings.ACCESS_TOKEN_LIFETIME
     sessions = Session.objects.filter(user=user).filter(
-        Q(revoked_at__isnull=True) | Q(revoked_at__gt=recent)
+        Q(revoked_at__isnull=True) | Q(revoked_at__gt=revocation.guard_horizon(timezone.now()))
     )
     if keep is not None:
         sessions = sessions.exclude(pk=keep.pk)
