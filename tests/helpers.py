@@ -19,7 +19,7 @@ def redis():
 def mark_cache_complete() -> None:
     client = redis()
     client.ping()
-    client.set(revocation.MARKER_KEY, revocation.server_run_id())
+    client.set(revocation.MARKER_KEY, revocation.server_epoch())
 
 
 def make_user(email: str, password: str = PASSWORD, **extra) -> User:

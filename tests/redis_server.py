@@ -63,6 +63,11 @@ class ThrowawayRedis:
     def run_id(self) -> str:
         return self.client().info("server")["run_id"]
 
+    def epoch(self) -> str:
+        """What FlowAuth's completeness marker holds after a rebuild on this server."""
+        info = self.client().info()
+        return f"{info['run_id']}:{info['evicted_keys']}"
+
 
 @contextmanager
 def throwaway_redis(directory: Path, *extra_args: str):

@@ -58,7 +58,7 @@ def test_redis_stopped_then_restarted_empty_fails_closed_then_recovers_by_itself
     own_redis.start()  # no persistence: an empty server, a new run_id
     assert own_redis.client().get(revocation.MARKER_KEY) is None
     assert_revoked_and_live(api, revoked, live)
-    assert own_redis.client().get(revocation.MARKER_KEY) == own_redis.run_id()
+    assert own_redis.client().get(revocation.MARKER_KEY) == own_redis.epoch()
 
 
 def test_database_mode_keeps_answering_through_the_outage(
@@ -88,12 +88,12 @@ def test_a_restart_from_a_stale_snapshot_with_the_old_marker_still_refuses(api, 
     api.post("/api/auth/logout", **bearer(first["access"]))
     assert whoami(api, live).status_code == 200  # cache complete, marker = this run
     own_redis.client().save()  # the snapshot: marker included, second not yet revoked
-    old_run_id = own_redis.run_id()
+    old_epoch = own_redis.epoch()
     assert api.post("/api/auth/logout", **bearer(second["access"])).status_code == 204
     own_redis.stop()
     own_redis.start()  # loads the old dump.rdb
     client = own_redis.client()
-    assert client.get(revocation.MARKER_KEY) == old_run_id != own_redis.run_id()
+    assert client.get(revocation.MARKER_KEY) == old_epoch != own_redis.epoch()
     assert not client.exists(revocation.session_key(claims(second["access"])["sid"]))
     assert_revoked_and_live(api, second, live)
     assert_revoked_and_live(api, first, live, times=1)
@@ -132,6 +132,62 @@ def test_health_reports_an_evicting_policy_and_evictions(api, tmp_path, token_se
         body = api.get("/api/auth/health").json()
         assert body["redisEvictedKeys"] > 0
         assert any("evicted" in warning for warning in body["warnings"])
+
+
+def _evict_revocation_keys(client, revoked: dict) -> None:
+    """Fill Redis past maxmemory with longer-lived keys: volatile-ttl evicts the revocation keys first."""
+    sid = claims(revoked["access"])["sid"]
+    client.config_set("maxmemory-samples", "64")  # near-exact: the shortest TTL is found, not sampled past
+    for index in range(400):  # ~12.8 MB with a TTL of a day: well over maxmemory
+        client.set(f"filler:{index}", "x" * 32_000, ex=86_400)
+    assert not client.exists(revocation.session_key(sid)), "the revocation key should have been evicted"
+
+
+def test_an_evicting_redis_is_never_trusted(api, user, tmp_path, token_settings):
+    with throwaway_redis(tmp_path, "--maxmemory", "8mb", "--maxmemory-policy", "volatile-ttl") as server:
+        database_mode = {"REDIS_URL": server.url, "REDIS_SOCKET_TIMEOUT": 0.5, "REVOCATION_FAILURE_MODE": "database"}
+        token_settings(**database_mode)  # the database answers for the untrusted cache, so logout works
+        revoked, live = login(api, user.email), login(api, user.email)
+        assert api.post("/api/auth/logout", **bearer(revoked["access"])).status_code == 204
+        _evict_revocation_keys(server.client(), revoked)
+        assert error_code(whoami(api, revoked)) == "session_revoked"
+        assert whoami(api, live).status_code == 200
+        token_settings(**{**database_mode, "REVOCATION_FAILURE_MODE": "closed"})
+        for tokens in (revoked, live):
+            assert_unavailable(whoami(api, tokens))
+        health = api.get("/api/auth/health")
+        assert health.status_code == 503 and "not trusted" in " ".join(health.json()["warnings"])
+
+
+def test_an_eviction_policy_set_at_run_time_is_noticed_on_open_connections(api, sessions, own_redis, token_settings):
+    revoked, live = sessions
+    assert_revoked_and_live(api, revoked, live, times=1)  # pooled connections know "noeviction"
+    token_settings(REDIS_URL=own_redis.url, REDIS_SOCKET_TIMEOUT=0.5, SERVER_STATE_MAX_AGE=0)
+    client = own_redis.client()
+    client.config_set("maxmemory", "8mb")
+    client.config_set("maxmemory-policy", "volatile-ttl")
+    _evict_revocation_keys(client, revoked)
+    assert_unavailable(whoami(api, revoked))  # re-read within the same round trip: never a 200
+    # Back to noeviction: the evictions changed the epoch, so the cache is rebuilt before it is trusted.
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "0")
+    assert_revoked_and_live(api, revoked, live)
+    assert client.get(revocation.MARKER_KEY) == own_redis.epoch()
+    assert own_redis.epoch().endswith(f":{client.info('stats')['evicted_keys']}")
+
+
+def test_the_health_check_notices_evictions_on_connections_opened_before(api, sessions, own_redis):
+    revoked, live = sessions
+    assert_revoked_and_live(api, revoked, live, times=1)
+    client = own_redis.client()
+    client.config_set("maxmemory", "8mb")
+    client.config_set("maxmemory-policy", "volatile-ttl")
+    _evict_revocation_keys(client, revoked)
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "0")
+    health = api.get("/api/auth/health")  # reads the server's state afresh, sees the evictions, rebuilds
+    assert health.status_code == 200 and health.json()["redisEvictedKeys"] > 0
+    assert_revoked_and_live(api, revoked, live)
 
 
 def test_health_has_no_eviction_warning_with_noeviction(api, own_redis):

@@ -83,7 +83,7 @@ def test_flushed_redis_is_rebuilt_before_any_token_is_trusted(api, user, redis_c
     redis_client.flushdb()
     assert error_code(api.get(WHOAMI, **bearer(revoked["access"]))) == "session_revoked"
     assert api.get(WHOAMI, **bearer(live["access"])).status_code == 200
-    assert redis_client.get(revocation.MARKER_KEY) == revocation.server_run_id()
+    assert redis_client.get(revocation.MARKER_KEY) == revocation.server_epoch()
 
 
 def test_a_marker_from_another_server_run_forces_a_rebuild(api, user, redis_client):

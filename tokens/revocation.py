@@ -4,13 +4,16 @@ The database is the source of truth; Redis is the fast path every server
 consults. This module owns every revocation key name and TTL rule.
 
 Completeness: a Redis that lost data (flush, restart without persistence,
-restart from an old snapshot, failover to a lagging replica) must not be
-trusted. The marker key holds the ``run_id`` of the Redis server that the
-cache was last rebuilt on. Each new connection reads the server's current
-``run_id`` (a restarted or different server always means new connections),
-and the one MGET per request reads the marker beside the revocation keys:
-a missing marker, or one written by another server run, means "incomplete",
-and the cache is rebuilt from the database before any token is trusted.
+restart from an old snapshot, failover to a lagging replica, eviction) must
+not be trusted. The marker key holds the epoch of the cache's last rebuild:
+the server's ``run_id`` and its ``evicted_keys`` count. Each new connection
+reads the server's current state (a restarted or different server always
+means new connections), and the one MGET per request reads the marker
+beside the revocation keys: a missing marker, or one of another epoch,
+means "incomplete", and the cache is rebuilt from the database before any
+token is trusted. A server that may evict (``maxmemory`` set with a policy
+other than ``noeviction``) is not trusted at all: revocation keys carry
+TTLs, which is exactly what ``volatile-*`` policies evict first.
 
 Sibling services (``ROLE = "verifier"``) read the same keys but own no
 database: to them an incomplete cache is simply unavailable (503) until
@@ -50,38 +53,69 @@ def refresh_key(jti: str) -> str:
     return f"{PREFIX}j:{jti}"
 
 
-# --- connections that know which server run they talk to -----------------
+# --- connections that know which server (and which evictions) they talk to --
 
-# run_id of each Redis server this process is connected to, by address.
-_run_ids: dict[tuple, str] = {}
+@dataclass(frozen=True)
+class ServerState:
+    """What a Redis server said of itself (INFO): who it is, and whether it drops keys."""
+
+    run_id: str
+    evicted_keys: int
+    maxmemory: int
+    policy: str
+    read_at: float = field(default_factory=time.monotonic, compare=False)
+
+    def age(self) -> float:
+        return time.monotonic() - self.read_at
+
+    @classmethod
+    def from_info(cls, info: dict) -> "ServerState":
+        return cls(str(info.get("run_id", "")), int(info.get("evicted_keys", 0)),
+                   int(info.get("maxmemory", 0)), str(info.get("maxmemory_policy", "noeviction")))
+
+    @property
+    def epoch(self) -> str:
+        """What the marker must hold: a restart, failover or eviction since the rebuild changes it."""
+        return f"{self.run_id}:{self.evicted_keys}"
+
+    @property
+    def may_evict(self) -> bool:
+        # Revocation keys carry TTLs: exactly what volatile-* policies evict first.
+        return self.maxmemory > 0 and self.policy != "noeviction"
+
+
+# The state of each Redis server this process is connected to, by address:
+# read on every new connection, and again by every rebuild and health check.
+_servers: dict[tuple, ServerState] = {}
 
 
 def _address(path, host, port) -> tuple:
     return ("unix", path) if path else ("tcp", host, int(port or 0))
 
 
-class _RunIdMixin:
+def _parse_info(raw) -> dict:
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line and not line.startswith("#"))
+    return {key: value.strip() for key, value in pairs}
+
+
+class _ServerStateMixin:
     def on_connect_check_health(self, check_health: bool = True):
         super().on_connect_check_health(check_health=check_health)
-        self.send_command("INFO", "server")
-        info = self.read_response()
-        if isinstance(info, bytes):
-            info = info.decode()
-        for line in str(info).splitlines():
-            if line.startswith("run_id:"):
-                address = _address(getattr(self, "path", None), getattr(self, "host", None), getattr(self, "port", None))
-                _run_ids[address] = line.split(":", 1)[1].strip()
+        self.send_command("INFO")  # the default sections: server, memory and stats among them
+        state = ServerState.from_info(_parse_info(self.read_response()))
+        _servers[_address(getattr(self, "path", None), getattr(self, "host", None), getattr(self, "port", None))] = state
 
 
-class _TrackedConnection(_RunIdMixin, redis.Connection):
+class _TrackedConnection(_ServerStateMixin, redis.Connection):
     pass
 
 
-class _TrackedUnixConnection(_RunIdMixin, redis.UnixDomainSocketConnection):
+class _TrackedUnixConnection(_ServerStateMixin, redis.UnixDomainSocketConnection):
     pass
 
 
-class _TrackedSSLConnection(_RunIdMixin, redis.SSLConnection):
+class _TrackedSSLConnection(_ServerStateMixin, redis.SSLConnection):
     pass
 
 
@@ -113,11 +147,30 @@ def get_redis() -> redis.Redis:
     return client
 
 
-def server_run_id(client: redis.Redis | None = None) -> str | None:
-    """The run_id of the server behind ``client``, as read when its connection was made."""
-    client = client or get_redis()
+def _client_address(client: redis.Redis) -> tuple:
     params = client.connection_pool.connection_kwargs
-    return _run_ids.get(_address(params.get("path"), params.get("host"), params.get("port")))
+    return _address(params.get("path"), params.get("host"), params.get("port"))
+
+
+def server_state(client: redis.Redis | None = None) -> ServerState | None:
+    """The state of the server behind ``client``, as last read (at connect, rebuild or health check)."""
+    return _servers.get(_client_address(client or get_redis()))
+
+
+def remember_server_state(client: redis.Redis, state: ServerState) -> ServerState:
+    _servers[_client_address(client)] = state
+    return state
+
+
+def refresh_server_state(client: redis.Redis | None = None) -> ServerState:
+    """Read the server's state now (one INFO) and remember it for this process."""
+    client = client or get_redis()
+    return remember_server_state(client, ServerState.from_info(client.info()))
+
+
+def server_epoch(client: redis.Redis | None = None) -> str | None:
+    state = server_state(client)
+    return state.epoch if state else None
 
 
 # --- TTL rules ------------------------------------------------------------
@@ -173,20 +226,40 @@ def is_revoked(*, session_id: str, refresh_jti: str) -> bool:
     cache is incomplete and could not be rebuilt right now.
     """
     client = get_redis()
+    keys = (MARKER_KEY, session_key(session_id), refresh_key(refresh_jti))
+    known = server_state(client)
     try:
-        values = client.mget(MARKER_KEY, session_key(session_id), refresh_key(refresh_jti))
+        if known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE:
+            # Now and then the same round trip re-reads the server's state: an eviction
+            # policy set, or keys evicted, on a connection opened before, comes to light.
+            pipe = client.pipeline(transaction=False)
+            pipe.mget(*keys)
+            pipe.info()
+            values, info = pipe.execute()
+            state = remember_server_state(client, ServerState.from_info(info))
+        else:
+            values = client.mget(*keys)
+            state = server_state(client)  # after the call: a reconnect (restart, failover) has just read it
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
     if not isinstance(values, list) or len(values) != 3:
         raise RevocationStoreUnavailable("malformed MGET reply")
     marker, by_session, by_refresh = values
-    if marker is None or marker != server_run_id(client):
+    if state.may_evict:
+        raise _evicting(state)
+    if marker is None or marker != state.epoch:
         if token_settings.ROLE == "verifier":
             # A sibling service has no database to rebuild from: FlowAuth will.
             raise RevocationStoreUnavailable("revocation cache incomplete; waiting for the issuer's rebuild")
         rebuild()
         return is_revoked_after_rebuild(session_id=session_id, refresh_jti=refresh_jti)
     return by_session is not None or by_refresh is not None
+
+
+def _evicting(state: ServerState) -> RevocationStoreUnavailable:
+    logger.error("revocation store refused: maxmemory-policy %s may evict revocation keys", state.policy)
+    metrics.REDIS_FAILURES.labels(component="revocation").inc()
+    return RevocationStoreUnavailable(f"Redis may evict revocation keys (maxmemory-policy {state.policy})")
 
 
 def is_revoked_after_rebuild(*, session_id: str, refresh_jti: str) -> bool:
@@ -245,14 +318,14 @@ def rebuild() -> int:
     client = get_redis()
     lock_token = secrets.token_hex(8)
     try:
-        client.ping()  # the run id we stamp must be the current server's
-        run_id = server_run_id(client)
-        if run_id is None:
-            raise RevocationStoreUnavailable("the Redis server's run_id is unknown")
+        state = refresh_server_state(client)  # the epoch we stamp must be the server's current one
+        if state.may_evict:
+            raise _evicting(state)
         if not client.set(REBUILD_LOCK_KEY, lock_token, nx=True, ex=REBUILD_LOCK_SECONDS):
             raise RevocationStoreUnavailable("rebuild in progress")
         written = write(selectors.revocations_to_guard())
-        finished = client.eval(_FINISH_REBUILD, 2, REBUILD_LOCK_KEY, MARKER_KEY, lock_token, run_id)
+        # Evictions during the rebuild change the epoch: the next check rebuilds again.
+        finished = client.eval(_FINISH_REBUILD, 2, REBUILD_LOCK_KEY, MARKER_KEY, lock_token, state.epoch)
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
     if not finished:
@@ -261,14 +334,22 @@ def rebuild() -> int:
     return written
 
 
-def ensure_complete() -> None:
-    """Rebuild now if the marker is missing or belongs to another server run."""
+def ensure_complete(state: ServerState | None = None) -> None:
+    """Rebuild now if the marker is missing or from another epoch.
+
+    ``state`` is the server's state just read (by default it is read now).
+    The health check calls this: it notices evictions, a policy changed to an
+    evicting one, or a restart, on connections opened before they happened.
+    """
     client = get_redis()
     try:
+        state = state or refresh_server_state(client)
         marker = client.get(MARKER_KEY)
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
-    if marker is None or marker != server_run_id(client):
+    if state.may_evict:
+        raise _evicting(state)
+    if marker != state.epoch:
         rebuild()
 
 
@@ -277,18 +358,3 @@ def ping() -> bool:
         return bool(get_redis().ping())
     except redis.RedisError:
         return False
-
-
-def eviction_policy() -> str | None:
-    try:
-        return get_redis().config_get("maxmemory-policy").get("maxmemory-policy")
-    except redis.RedisError:
-        return None
-
-
-def evicted_keys() -> int | None:
-    """Keys Redis has evicted since it started: any of them may have been a revocation."""
-    try:
-        return int(get_redis().info("stats").get("evicted_keys", 0))
-    except (redis.RedisError, ValueError):
-        return None

@@ -27,6 +27,9 @@ DEFAULTS = {
     "REDIS_URL": "",
     "REDIS_SOCKET_TIMEOUT": 1.0,
     "UNAVAILABLE_RETRY_AFTER": 5,
+    # Seconds between re-reads of the Redis server's state (run_id, evictions, policy)
+    # on open connections; new connections, rebuilds and health checks read it at once.
+    "SERVER_STATE_MAX_AGE": 5,
     # Asymmetric signing (RS256, ES256, EdDSA): see tokens/keys.py.
     "PRIVATE_KEY": "",  # PEM; only the issuer has it
     "PUBLIC_KEYS": {},  # {"kid": "PEM" or JWK dict}, or a JWKS document; the signer's own key is added

@@ -1,4 +1,5 @@
 from django.contrib.auth import logout as django_logout
+import redis
 from django.db import connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -124,21 +125,31 @@ class HealthView(APIView):
             "sessionStats": stats,
         }
         if redis_ok:
-            warnings = []
-            policy = body["redisEvictionPolicy"] = revocation.eviction_policy()
-            if policy not in (None, "noeviction"):
-                warnings.append(f"maxmemory-policy is {policy}: revocation keys may be evicted")
-            evicted = body["redisEvictedKeys"] = revocation.evicted_keys()
-            if evicted:
-                warnings.append(f"Redis has evicted {evicted} keys: run rebuild_revocation_cache")
-            if warnings:
-                body["warnings"] = warnings
-            try:
-                revocation.ensure_complete()
-            except RevocationStoreUnavailable:
-                body["status"] = "unavailable"
+            self._redis_state(body)
         code = status.HTTP_200_OK if body["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
         return Response(body, status=code, headers={"Cache-Control": "no-store"})
+
+    def _redis_state(self, body: dict) -> None:
+        try:
+            state = revocation.refresh_server_state()
+        except redis.RedisError:
+            body["status"] = "unavailable"
+            return
+        body["redisEvictionPolicy"], body["redisEvictedKeys"] = state.policy, state.evicted_keys
+        warnings = []
+        if state.may_evict:
+            warnings.append(f"maxmemory-policy is {state.policy} with maxmemory set: revocation keys may be "
+                            "evicted, so the revocation cache is not trusted (set noeviction)")
+        elif state.policy != "noeviction":
+            warnings.append(f"maxmemory-policy is {state.policy}: harmless while maxmemory is 0, set noeviction")
+        if state.evicted_keys:
+            warnings.append(f"Redis has evicted {state.evicted_keys} keys since it started")
+        if warnings:
+            body["warnings"] = warnings
+        try:
+            revocation.ensure_complete(state)
+        except RevocationStoreUnavailable:
+            body["status"] = "unavailable"
 
     def _database(self, redis_ok: bool):
         from accounts.profile_cache import cached_profiles_count
