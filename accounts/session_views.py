@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.serializers import PasswordField, ProfileSerializer
+from accounts.throttles import LoginEmailThrottle, LoginIPThrottle
 from flowauth.openapi import errors
 from tokens import cookies
 from tokens.authentication import DjangoSessionAuthentication
@@ -46,10 +47,14 @@ class CsrfTokenView(APIView):
 
 
 class SessionLoginView(APIView):
-    """Logs in with a Django session; CSRF-checked (login CSRF), session id rotated."""
+    """Logs in with a Django session; CSRF-checked (login CSRF), session id rotated.
+
+    Throttled with the API login's own counters: one budget per account and client.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
 
     @extend_schema(
         request=SessionLoginRequestSerializer,

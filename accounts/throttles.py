@@ -35,6 +35,7 @@ logger = logging.getLogger("flowauth.throttle")
 DEFAULT_RATES = {
     "login_email": "5/min",
     "login_ip": "5/min",
+    "password_user": "5/min",
     "register_ip": "20/hour",
     "refresh_ip": "120/min",
 }
@@ -106,12 +107,30 @@ class LoginEmailThrottle(AtomicRateThrottle):
 
     scope = "login_email"
 
+    # The field that names the account: "email" in the API, "username" in Django's admin login form.
+    email_field = "email"
+
     def get_ident_value(self, request) -> str | None:
-        email = request.data.get("email") if hasattr(request.data, "get") else None
+        data = getattr(request, "data", request.POST)  # a DRF request, or Django's (the admin login)
+        email = data.get(self.email_field) if hasattr(data, "get") else None
         if not isinstance(email, str) or not email.strip():
             return None  # the serializer answers 400
         # Hashed: the cache key must not carry the address itself.
         return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
+
+
+class AdminLoginEmailThrottle(LoginEmailThrottle):
+    email_field = "username"
+
+
+class PasswordChangeThrottle(AtomicRateThrottle):
+    """Per account: the current password is a password guess like a login's."""
+
+    scope = "password_user"
+
+    def get_ident_value(self, request) -> str | None:
+        user_id = getattr(request.user, "id", None)
+        return str(user_id) if user_id is not None else None
 
 
 class RegisterIPThrottle(AtomicRateThrottle):
@@ -120,3 +139,15 @@ class RegisterIPThrottle(AtomicRateThrottle):
 
 class RefreshIPThrottle(AtomicRateThrottle):
     scope = "refresh_ip"
+
+
+def refuse_login_attempt(request, throttles) -> int | None:
+    """For views outside DRF (Django's admin login): seconds to wait, or None to let it through.
+
+    Counts exactly as the API's login does (same scopes, same counters), so
+    every login pathway shares one budget per account and per client.
+    """
+    for throttle in throttles:
+        if not throttle.allow_request(request, None):
+            return throttle.wait()
+    return None

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from accounts import avatars, profile_cache, services
 from accounts.models import User
-from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, RegisterIPThrottle
+from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordChangeThrottle, RegisterIPThrottle
 from accounts.serializers import (
     AuthResponseSerializer,
     AvatarSerializer,
@@ -108,9 +108,11 @@ class PasswordChangeView(APIView):
     """New password: every session ends, this device continues on a fresh one."""
 
     serializer_class = PasswordChangeSerializer
+    throttle_classes = [PasswordChangeThrottle]  # the current password is a guess like a login's
 
     @extend_schema(request=PasswordChangeSerializer,
-                   responses={200: TokenPairSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")})
+                   responses={200: TokenPairSerializer,
+                              **errors(400, 403, *ACCESS_CODES, "not_found", "throttled")})
     def put(self, request):
         user = get_object_or_404(User, pk=request.user.id, is_active=True)
         serializer = PasswordChangeSerializer(data=request.data, context={"user": user})

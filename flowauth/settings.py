@@ -41,7 +41,7 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "flowauth.apps.AdminConfig",  # django.contrib.admin, its login throttled like the API's
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -309,6 +309,8 @@ LOGGING = {
 FLOWAUTH_THROTTLE_RATES = {
     "login_email": env.str("LOGIN_THROTTLE_RATE", default="5/min"),
     "login_ip": env.str("LOGIN_IP_THROTTLE_RATE", default="") or env.str("LOGIN_THROTTLE_RATE", default="5/min"),
+    # The current password of a password change is a guess too: the same rate, per account.
+    "password_user": env.str("LOGIN_THROTTLE_RATE", default="5/min"),
     "register_ip": env.str("REGISTER_THROTTLE_RATE", default="20/hour"),
     "refresh_ip": env.str("REFRESH_THROTTLE_RATE", default="120/min"),
 }

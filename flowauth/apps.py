@@ -1,0 +1,7 @@
+from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
+
+
+class AdminConfig(DjangoAdminConfig):
+    """django.contrib.admin on FlowAuth's site: its login is throttled like the API's."""
+
+    default_site = "flowauth.admin_site.FlowAuthAdminSite"
