@@ -1,5 +1,5 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -9,7 +9,26 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-class UserManager(BaseUserManager):
+class UserQuerySet(models.QuerySet):
+    def update(self, **fields):
+        """A bulk deactivation ends the sessions of everyone it deactivates, as ``save()`` does.
+
+        ``QuerySet.update`` sends no signals, so without this a deactivated
+        user's access tokens (checked statelessly) would live on.
+        """
+        if "is_active" not in fields or fields["is_active"]:
+            return super().update(**fields)
+        from tokens.models import RevokeReason
+        from tokens.services import revoke_all_for_users
+
+        with transaction.atomic(using=self.db):
+            deactivated = list(self.filter(is_active=True).values_list("pk", flat=True))
+            count = super().update(**fields)
+            revoke_all_for_users(deactivated, reason=RevokeReason.DEACTIVATION)
+        return count
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra):

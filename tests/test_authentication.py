@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from tests.helpers import b64, bearer, claims, error_code, resign
+from tests.helpers import b64, bearer, claims, error_code, login, make_user, resign
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +150,16 @@ def test_a_deactivated_user_is_refused_at_once(api, user, session_tokens):
     user.save()
     assert error_code(api.get(WHOAMI, **bearer(session_tokens["access"]))) == "session_revoked"
     assert error_code(api.post("/api/auth/refresh", {"refresh": session_tokens["refresh"]}, format="json")) == "session_revoked"
+
+
+def test_a_bulk_deactivation_refuses_every_deactivated_users_tokens_at_once(api, user, other_user):
+    from accounts.models import User
+
+    carol = make_user("carol@example.com")
+    tokens = {person.email: login(api, person.email) for person in (user, other_user, carol)}
+    assert User.objects.exclude(pk=carol.pk).update(is_active=False) == 2
+    for email in (user.email, other_user.email):
+        assert error_code(api.get(WHOAMI, **bearer(tokens[email]["access"]))) == "session_revoked"
+        refused = api.post("/api/auth/refresh", {"refresh": tokens[email]["refresh"]}, format="json")
+        assert error_code(refused) == "session_revoked"
+    assert api.get(WHOAMI, **bearer(tokens[carol.email]["access"])).status_code == 200

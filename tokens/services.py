@@ -202,12 +202,21 @@ def revoke_sessions(sessions, *, reason: str, actor=None) -> int:
 
 def revoke_all_for_user(user, *, reason: str, actor=None, keep: Session | None = None) -> int:
     """End every session of ``user`` (but ``keep``); recently ended ones are republished too."""
-    sessions = Session.objects.filter(user=user).filter(
-        Q(revoked_at__isnull=True) | Q(revoked_at__gt=revocation.guard_horizon(timezone.now()))
-    )
+    sessions = _sessions_to_end(Session.objects.filter(user=user))
     if keep is not None:
         sessions = sessions.exclude(pk=keep.pk)
     return revoke_sessions(sessions, reason=reason, actor=actor)
+
+
+def revoke_all_for_users(user_ids, *, reason: str, actor=None) -> int:
+    """Bulk form of revoke_all_for_user: every session of each of ``user_ids``."""
+    return revoke_sessions(_sessions_to_end(Session.objects.filter(user_id__in=list(user_ids))),
+                           reason=reason, actor=actor)
+
+
+def _sessions_to_end(sessions):
+    # Live ones, and ones ended recently enough that their access tokens may still be presented.
+    return sessions.filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=revocation.guard_horizon(timezone.now())))
 
 
 def revoke_all_for_user_id(user_id, *, reason: str, actor=None) -> int:
