@@ -1,11 +1,16 @@
 """The tokens app's settings object, read when used (never bound at import).
 
-Values come from ``settings.FLOWAUTH_TOKENS``; lifetimes are seconds.
+Values come from ``settings.FLOWAUTH_TOKENS``; lifetimes are seconds. Each
+value is read once and kept until ``FLOWAUTH_TOKENS`` changes (Django's
+``setting_changed`` signal, which ``override_settings`` and pytest-django's
+``settings`` fixture send), as simplejwt's ``api_settings`` does: the
+request path reads a dozen of them.
 """
 
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 DEFAULTS = {
     "ACCESS_TOKEN_LIFETIME": 900,
@@ -45,13 +50,41 @@ _DURATIONS = {"ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_MAX_AG
 
 
 class TokenSettings:
+    def __init__(self) -> None:
+        self._values: dict = {}
+        self._derived: dict = {}
+
     def __getattr__(self, name: str):
         if name not in DEFAULTS:
             raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            pass
         value = getattr(settings, "FLOWAUTH_TOKENS", {}).get(name, DEFAULTS[name])
         if name in _DURATIONS and not isinstance(value, timedelta):
             value = timedelta(seconds=value)
+        self._values[name] = value
         return value
+
+    def derived(self, key: str, build):
+        """An object built from these settings (the signing backend), rebuilt once they change."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = build()
+            return value
+
+    def reload(self) -> None:
+        self._values, self._derived = {}, {}
 
 
 token_settings = TokenSettings()
+
+
+def _reload(*, setting: str, **kwargs) -> None:
+    if setting == "FLOWAUTH_TOKENS":
+        token_settings.reload()
+
+
+setting_changed.connect(_reload)
