@@ -6,13 +6,13 @@ validation errors; every 401 carries RFC 6750's WWW-Authenticate.
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tokens.exceptions import AuthUnavailable, FlowAuthError, RevocationStoreUnavailable
+from tokens.exceptions import AuthUnavailable, FlowAuthError, RequestTooLarge, RevocationStoreUnavailable
 from tokens.authentication import REALM
 from tokens.settings import token_settings
 
@@ -30,6 +30,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, DatabaseError):
         logger.error("database unavailable: %s", type(exc).__name__)
         exc = AuthUnavailable()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, SuspiciousOperation):  # too many fields or files: Django refused to read it
+        exc = exceptions.ParseError()
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -59,6 +59,14 @@ class AuthUnavailable(FlowAuthError):
     default_code = "auth_unavailable"
 
 
+class RequestTooLarge(FlowAuthError):
+    """The body is over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (or has too many fields): nothing was read."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _("The request body is too large.")
+    default_code = "request_too_large"
+
+
 class RevocationStoreUnavailable(Exception):
     """Raised by the revocation store when Redis cannot answer or be written."""
 
