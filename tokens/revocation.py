@@ -24,10 +24,8 @@ check, has rebuilt it.
 import logging
 import math
 import secrets
-import threading
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
@@ -35,6 +33,14 @@ from django.utils import timezone
 
 from flowauth import metrics
 from tokens.exceptions import RevocationStoreUnavailable
+from tokens.redis_client import (  # noqa: F401  (server_epoch: part of the store's API)
+    ServerState,
+    get_redis,
+    refresh_server_state,
+    remember_server_state,
+    server_epoch,
+    server_state,
+)
 from tokens.settings import token_settings
 
 logger = logging.getLogger("flowauth.revocation")
@@ -51,126 +57,6 @@ def session_key(session_id: str) -> str:
 
 def refresh_key(jti: str) -> str:
     return f"{PREFIX}j:{jti}"
-
-
-# --- connections that know which server (and which evictions) they talk to --
-
-@dataclass(frozen=True)
-class ServerState:
-    """What a Redis server said of itself (INFO): who it is, and whether it drops keys."""
-
-    run_id: str
-    evicted_keys: int
-    maxmemory: int
-    policy: str
-    read_at: float = field(default_factory=time.monotonic, compare=False)
-
-    def age(self) -> float:
-        return time.monotonic() - self.read_at
-
-    @classmethod
-    def from_info(cls, info: dict) -> "ServerState":
-        return cls(str(info.get("run_id", "")), int(info.get("evicted_keys", 0)),
-                   int(info.get("maxmemory", 0)), str(info.get("maxmemory_policy", "noeviction")))
-
-    @property
-    def epoch(self) -> str:
-        """What the marker must hold: a restart, failover or eviction since the rebuild changes it."""
-        return f"{self.run_id}:{self.evicted_keys}"
-
-    @property
-    def may_evict(self) -> bool:
-        # Revocation keys carry TTLs: exactly what volatile-* policies evict first.
-        return self.maxmemory > 0 and self.policy != "noeviction"
-
-
-# The state of each Redis server this process is connected to, by address:
-# read on every new connection, and again by every rebuild and health check.
-_servers: dict[tuple, ServerState] = {}
-
-
-def _address(path, host, port) -> tuple:
-    return ("unix", path) if path else ("tcp", host, int(port or 0))
-
-
-def _parse_info(raw) -> dict:
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line and not line.startswith("#"))
-    return {key: value.strip() for key, value in pairs}
-
-
-class _ServerStateMixin:
-    def on_connect_check_health(self, check_health: bool = True):
-        super().on_connect_check_health(check_health=check_health)
-        self.send_command("INFO")  # the default sections: server, memory and stats among them
-        state = ServerState.from_info(_parse_info(self.read_response()))
-        _servers[_address(getattr(self, "path", None), getattr(self, "host", None), getattr(self, "port", None))] = state
-
-
-class _TrackedConnection(_ServerStateMixin, redis.Connection):
-    pass
-
-
-class _TrackedUnixConnection(_ServerStateMixin, redis.UnixDomainSocketConnection):
-    pass
-
-
-class _TrackedSSLConnection(_ServerStateMixin, redis.SSLConnection):
-    pass
-
-
-_TRACKED = {
-    redis.Connection: _TrackedConnection,
-    redis.UnixDomainSocketConnection: _TrackedUnixConnection,
-    redis.SSLConnection: _TrackedSSLConnection,
-}
-
-_clients: dict[tuple, redis.Redis] = {}
-_clients_lock = threading.Lock()
-
-
-def get_redis() -> redis.Redis:
-    """A raw client (errors are raised, never swallowed), one pool per process."""
-    url, timeout = token_settings.REDIS_URL, token_settings.REDIS_SOCKET_TIMEOUT
-    key = (url, timeout)
-    client = _clients.get(key)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(key)
-            if client is None:
-                pool = redis.ConnectionPool.from_url(
-                    url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                    retry_on_timeout=False, health_check_interval=30, decode_responses=True,
-                )
-                pool.connection_class = _TRACKED.get(pool.connection_class, pool.connection_class)
-                client = _clients[key] = redis.Redis(connection_pool=pool)
-    return client
-
-
-def _client_address(client: redis.Redis) -> tuple:
-    params = client.connection_pool.connection_kwargs
-    return _address(params.get("path"), params.get("host"), params.get("port"))
-
-
-def server_state(client: redis.Redis | None = None) -> ServerState | None:
-    """The state of the server behind ``client``, as last read (at connect, rebuild or health check)."""
-    return _servers.get(_client_address(client or get_redis()))
-
-
-def remember_server_state(client: redis.Redis, state: ServerState) -> ServerState:
-    _servers[_client_address(client)] = state
-    return state
-
-
-def refresh_server_state(client: redis.Redis | None = None) -> ServerState:
-    """Read the server's state now (one INFO) and remember it for this process."""
-    client = client or get_redis()
-    return remember_server_state(client, ServerState.from_info(client.info()))
-
-
-def server_epoch(client: redis.Redis | None = None) -> str | None:
-    state = server_state(client)
-    return state.epoch if state else None
 
 
 # --- TTL rules ------------------------------------------------------------
