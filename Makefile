@@ -34,6 +34,11 @@ redis-start: install
 redis-stop: install
 	$(BIN)/python -m flowauth.embedded_redis stop
 
+# Minutes, not seconds: FlowAuth against simplejwt and DRF in one run; writes bench/REPORT.md.
+bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py
+
 clean:
 	-$(BIN)/python -m flowauth.embedded_redis stop
 	rm -rf var

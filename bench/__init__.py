@@ -1,0 +1,1 @@
+"""Benchmarks: FlowAuth against the setups its users would pick instead (``make bench``)."""
