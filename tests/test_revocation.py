@@ -150,3 +150,40 @@ def test_rebuilds_do_not_overlap(db, redis_client):
     redis_client.set(revocation.REBUILD_LOCK_KEY, "another process")
     with pytest.raises(RevocationStoreUnavailable):
         revocation.rebuild()
+
+
+def test_requests_while_another_process_rebuilds_are_503_not_checked_against_a_partial_cache(
+    api, session_tokens, redis_client
+):
+    redis_client.delete(revocation.MARKER_KEY)
+    redis_client.set(revocation.REBUILD_LOCK_KEY, "another process", ex=30)
+    response = api.get(WHOAMI, **bearer(session_tokens["access"]))
+    assert response.status_code == 503 and error_code(response) == "auth_unavailable"
+    redis_client.delete(revocation.REBUILD_LOCK_KEY)  # the other rebuild gave up
+    assert api.get(WHOAMI, **bearer(session_tokens["access"])).status_code == 200
+
+
+def test_every_revocation_key_expires_and_the_marker_does_not(api, user, redis_client):
+    for _ in range(3):
+        api.post("/api/auth/logout", **bearer(login(api, user.email)["access"]))
+    keys = list(redis_client.scan_iter(match=revocation.PREFIX + "*"))
+    assert len(keys) == 3 * 2 + 1  # a session key and a jti key each, and the marker
+    for key in keys:
+        ttl = redis_client.ttl(key)
+        assert (ttl == -1) if key == revocation.MARKER_KEY else (ttl > 0), (key, ttl)
+
+
+def test_revoking_a_thousand_sessions_of_one_user_writes_every_key_in_one_call(user, redis_client):
+    from tokens import services
+
+    sessions = [Session(user=user, expires_at=timezone.now() + timedelta(days=1)) for _ in range(1000)]
+    Session.objects.bulk_create(sessions)
+    RefreshToken.objects.bulk_create(
+        RefreshToken(user=user, session=session, issued_at=timezone.now(),
+                     expires_at=timezone.now() + timedelta(hours=1)) for session in sessions
+    )
+    assert services.revoke_all_for_user(user, reason=RevokeReason.ADMIN) == 1000
+    assert services.revoke_all_for_user(user, reason=RevokeReason.ADMIN) == 0  # idempotent: nothing newly ended
+    written = sum(1 for _ in redis_client.scan_iter(match=revocation.PREFIX + "[sj]:*", count=1000))
+    assert written == 2000
+    assert not Session.objects.filter(revoked_at__isnull=True).exists()
