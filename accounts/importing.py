@@ -22,7 +22,6 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import User, normalize_email
 
 BCRYPT_HASH = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
-FIELDS = ("email", "password_hash", "username", "first_name", "last_name", "is_active", "date_joined")
 _TRUE, _FALSE = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f", ""}
 
 

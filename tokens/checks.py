@@ -12,6 +12,7 @@ from tokens import keys
 from tokens.settings import token_settings
 
 MIN_HMAC_KEY_BYTES = 32
+MAX_LEEWAY_SECONDS = 30
 # Keys that ship in tutorials, templates and libraries' defaults.
 KNOWN_DEFAULT_KEYS = {
     "secret", "changeme", "change-me", "your-256-bit-secret", "your-secret-key",
@@ -61,9 +62,6 @@ def verifier_role_check(app_configs=None, **kwargs) -> list[Error]:
     if token_settings.ROLE == "verifier" and not (token_settings.AUDIENCE and token_settings.ISSUER):
         errors.append(Warning("Tokens cross services: set AUDIENCE and ISSUER in both services.", id="tokens.W001"))
     return errors
-
-
-MAX_LEEWAY_SECONDS = 30
 
 
 @register("security")

@@ -142,8 +142,14 @@ def is_revoked(*, session_id: str, refresh_jti: str) -> bool:
     return by_session is not None or by_refresh is not None
 
 
+# Servers already reported as evicting: one log line per server and policy, not one per request.
+_reported_evicting: set[tuple[str, str]] = set()
+
+
 def _evicting(state: ServerState) -> RevocationStoreUnavailable:
-    logger.error("revocation store refused: maxmemory-policy %s may evict revocation keys", state.policy)
+    if (state.run_id, state.policy) not in _reported_evicting:
+        _reported_evicting.add((state.run_id, state.policy))
+        logger.error("revocation store refused: maxmemory-policy %s may evict revocation keys", state.policy)
     metrics.REDIS_FAILURES.labels(component="revocation").inc()
     return RevocationStoreUnavailable(f"Redis may evict revocation keys (maxmemory-policy {state.policy})")
 
@@ -237,10 +243,3 @@ def ensure_complete(state: ServerState | None = None) -> None:
         raise _evicting(state)
     if marker != state.epoch:
         rebuild()
-
-
-def ping() -> bool:
-    try:
-        return bool(get_redis().ping())
-    except redis.RedisError:
-        return False
