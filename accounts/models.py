@@ -10,22 +10,40 @@ def normalize_email(email: str) -> str:
 
 
 class UserQuerySet(models.QuerySet):
+    """Bulk writes that deactivate users end their access, as ``save()`` does (through tokens.signals).
+
+    ``update`` and ``bulk_update`` send no signals, so without this a
+    deactivated user's access tokens (checked statelessly) would live on.
+    Whatever the value given (``False``, ``Value(False)``, any expression),
+    the users who were active before and are not after are the ones ended.
+    """
+
     def update(self, **fields):
-        """A bulk deactivation ends the sessions of everyone it deactivates, as ``save()`` does.
-
-        ``QuerySet.update`` sends no signals, so without this a deactivated
-        user's access tokens (checked statelessly) would live on.
-        """
-        if "is_active" not in fields or fields["is_active"]:
+        if "is_active" not in fields:
             return super().update(**fields)
-        from tokens.models import RevokeReason
-        from tokens.services import revoke_all_for_users
-
         with transaction.atomic(using=self.db):
-            deactivated = list(self.filter(is_active=True).values_list("pk", flat=True))
+            were_active = list(self.filter(is_active=True).values_list("pk", flat=True))
             count = super().update(**fields)
-            revoke_all_for_users(deactivated, reason=RevokeReason.DEACTIVATION)
+            _end_access_of_deactivated(self.model, were_active)
         return count
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        if "is_active" not in fields:
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        with transaction.atomic(using=self.db):
+            pks = [obj.pk for obj in objs]
+            were_active = list(self.model._base_manager.filter(pk__in=pks, is_active=True).values_list("pk", flat=True))
+            count = super().bulk_update(objs, fields, batch_size=batch_size)
+            _end_access_of_deactivated(self.model, were_active)
+        return count
+
+
+def _end_access_of_deactivated(model, were_active: list) -> None:
+    from tokens.models import RevokeReason
+    from tokens.services import end_access_for_users
+
+    deactivated = model._base_manager.filter(pk__in=were_active, is_active=False).values_list("pk", flat=True)
+    end_access_for_users(list(deactivated), reason=RevokeReason.DEACTIVATION)
 
 
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):

@@ -12,7 +12,7 @@ from flowauth import metrics
 from tokens import events
 from tokens.exceptions import EmailTaken, InvalidCredentials
 from tokens.models import RevokeReason, Session
-from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for_user, revoke_session
+from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for_user
 
 logger = logging.getLogger("flowauth.auth")
 
@@ -84,9 +84,8 @@ def user_change_password(*, user: User, new_password: str, current_session_id: s
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
-        revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=user, keep=current)
-        if current is not None:
-            revoke_session(current, reason=RevokeReason.PASSWORD_CHANGE, actor=user)
+        # The cut-off ends every credential, this one too; the new session starts after it.
+        revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=user)
         pair = issue_session(user, client=ClientInfo(device_name, client.user_agent, client.ip_address))
         events.record(
             events.Kind.PASSWORD_CHANGED, user=user, actor=user, session_id=pair.session.id, reason="self",

@@ -121,6 +121,10 @@ class PasswordChangeView(APIView):
             user=user, new_password=serializer.validated_data["new_password"],
             current_session_id=getattr(request.user, "session_id", None), client=client_info(request),
         )
+        if cookies.requested(request):  # the new pair as cookies; no token in the body
+            response = Response(cookies.body(pair), headers=NO_STORE)
+            cookies.set_pair(response, request, pair)
+            return response
         return Response(TokenPairSerializer(pair.as_dict()).data, headers=NO_STORE)
 
 

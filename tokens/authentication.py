@@ -97,7 +97,11 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
     def is_revoked(self, token: jwt.AccessToken) -> bool:
         session_id, refresh_jti = token[jwt.SESSION_CLAIM], token[jwt.PARENT_CLAIM]
         try:
-            return revocation.is_revoked(session_id=session_id, refresh_jti=refresh_jti)
+            return revocation.is_revoked(
+                session_id=session_id, refresh_jti=refresh_jti, user_id=token[jwt.USER_ID_CLAIM],
+                # A token from before session start times were stamped falls under any cut-off.
+                session_start=token.payload.get(jwt.SESSION_START_CLAIM, 0),
+            )
         except RevocationStoreUnavailable:
             if token_settings.REVOCATION_FAILURE_MODE != "database" or token_settings.ROLE == "verifier":
                 raise AuthUnavailable()

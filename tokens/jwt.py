@@ -21,6 +21,11 @@ from tokens.settings import token_settings
 USER_ID_CLAIM = "user_id"
 SESSION_CLAIM = "sid"
 PARENT_CLAIM = "refresh_jti"
+# When the token's session started, in microseconds since the epoch: compared
+# with the user's cut-off, finer than ``iat``'s whole seconds, so a session
+# started just after a cut-off (a password change's new pair) survives it while
+# one started in the same second before it does not.
+SESSION_START_CLAIM = "sst"
 TOKEN_TYPE_CLAIM = "token_type"
 
 # Compact JWS only: three base64url segments, nothing else (no JWE, no JSON form).
@@ -133,6 +138,8 @@ class _FlowAuthToken(simplejwt_tokens.Token):
                 raise TokenError("Token is missing a required claim")
         if not isinstance(self.payload.get("jti"), str):
             raise TokenError("Token has no id")
+        if type(self.payload.get(SESSION_START_CLAIM, 0)) is not int:
+            raise TokenError("Token is invalid")
 
 
 class AccessToken(_FlowAuthToken):
@@ -167,12 +174,17 @@ def encode_refresh(*, jti: str, user_id, session_id: str, issued_at: datetime, e
     return str(token)
 
 
-def encode_access(*, user_id, session_id: str, refresh_jti: str, now: datetime, not_after: datetime) -> tuple[str, datetime]:
+def epoch_micros(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def encode_access(*, user_id, session_id: str, refresh_jti: str, session_start: datetime, now: datetime,
+                  not_after: datetime) -> tuple[str, datetime]:
     """Sign a fresh access token; it never outlives ``not_after`` (the session's end)."""
     token = AccessToken()
     expires_at = min(now + token_settings.ACCESS_TOKEN_LIFETIME, not_after)
     token.payload.update(
         {USER_ID_CLAIM: str(user_id), SESSION_CLAIM: session_id, PARENT_CLAIM: refresh_jti,
-         "iat": _epoch(now), "exp": _epoch(expires_at)}
+         SESSION_START_CLAIM: epoch_micros(session_start), "iat": _epoch(now), "exp": _epoch(expires_at)}
     )
     return str(token), expires_at

@@ -19,6 +19,7 @@ def new_token_id() -> str:
 class RevokeReason(models.TextChoices):
     LOGOUT = "logout", "Logout"
     LOGOUT_ALL = "logout_all", "Logout from all devices"
+    LOGOUT_OTHERS = "logout_others", "Logout from all other devices"
     SESSION_DELETE = "session_delete", "Ended from the device list"
     PASSWORD_CHANGE = "password_change", "Password changed"
     REUSE = "reuse", "Refresh token reuse detected"
@@ -61,6 +62,27 @@ class Session(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class UserCutoff(models.Model):
+    """Every credential of the user that started at or before ``not_before`` is refused.
+
+    Keycloak's "not-before": one row per user, so ending all of a user's
+    sessions costs the same whatever their number. Keyed by the user's id
+    rather than a foreign key: when the user is deleted the row stays as a
+    tombstone, so a rebuild of the revocation cache can still refuse the
+    deleted user's unexpired access tokens. ``keep_session_id`` names the one
+    credential that survives (logout from the other devices).
+    """
+
+    user_id = models.CharField(max_length=64, unique=True)
+    not_before = models.DateTimeField(db_index=True)
+    keep_session_id = models.CharField(max_length=32, blank=True)
+    reason = models.CharField(max_length=32, choices=RevokeReason.choices)
+    user_deleted = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} not before {self.not_before.isoformat()}"
 
 
 class RefreshToken(models.Model):

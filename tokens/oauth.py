@@ -14,6 +14,7 @@ from tokens import jwt, services
 from tokens.authentication import FlowAuthAuthentication
 from tokens.exceptions import FlowAuthError
 from tokens.models import RefreshToken, RevokeReason, Session
+from tokens.settings import token_settings
 
 REFRESH_HINT = "refresh_token"
 INACTIVE = {"active": False}
@@ -83,10 +84,14 @@ def _live_claims(token_class, raw: str) -> dict | None:
 
 
 def _refresh_is_live(token: jwt.RefreshToken) -> bool:
+    """Live exactly when rotation would accept it (bar the grace window)."""
+    now = timezone.now()
     return RefreshToken.objects.filter(
         jti=token["jti"], session_id=token[jwt.SESSION_CLAIM], user_id=token[jwt.USER_ID_CLAIM],
-        is_revoked=False, used_at__isnull=True,
-        session__revoked_at__isnull=True, session__expires_at__gt=timezone.now(),
+        is_revoked=False, used_at__isnull=True, user__is_active=True,
+        issued_at__gt=now - token_settings.REFRESH_TOKEN_LIFETIME,
+        session__revoked_at__isnull=True, session__expires_at__gt=now,
+        session__created_at__gt=now - token_settings.SESSION_MAX_AGE,
     ).exists()
 
 

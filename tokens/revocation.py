@@ -59,6 +59,10 @@ def refresh_key(jti: str) -> str:
     return f"{PREFIX}j:{jti}"
 
 
+def cutoff_key(user_id) -> str:
+    return f"{PREFIX}u:{user_id}"
+
+
 # --- TTL rules ------------------------------------------------------------
 
 
@@ -80,15 +84,48 @@ class Revocation:
         return min(self.revoked_at + token_settings.ACCESS_TOKEN_LIFETIME, self.session_expires_at)
 
     def ttl_seconds(self, now: datetime) -> int:
-        """Remaining guard time plus leeway and margin, rounded up; 0 = nothing left to guard.
+        return _guard_ttl(self.guard_until(), now)
 
-        A token is accepted up to ``LEEWAY`` seconds past its ``exp``, so the
-        guard lasts that much longer too.
-        """
-        remaining = (self.guard_until() - now).total_seconds() + token_settings.LEEWAY
-        if remaining <= 0:
-            return 0
-        return max(1, math.ceil(remaining + token_settings.REVOCATION_TTL_MARGIN))
+
+@dataclass(frozen=True)
+class Cutoff:
+    """A user's cut-off: every session that started at or before ``not_before`` is refused.
+
+    The cache key lives until the last access token of such a session has
+    expired: none was issued after ``not_before`` (their rows are revoked in
+    the same transaction), and each lives at most ``ACCESS_TOKEN_LIFETIME``.
+    """
+
+    user_id: str
+    not_before: datetime
+    keep_session_id: str = ""
+
+    def ttl_seconds(self, now: datetime) -> int:
+        return _guard_ttl(self.not_before + token_settings.ACCESS_TOKEN_LIFETIME, now)
+
+    def cache_value(self) -> str:
+        micros = int(self.not_before.timestamp()) * 1_000_000 + self.not_before.microsecond
+        return f"{micros}:{self.keep_session_id}"
+
+
+def cutoff_refuses(value: str | None, *, session_id: str, session_start: int) -> bool:
+    """Whether a cached cut-off (``"<micros>:<kept session id>"``) refuses this session."""
+    if value is None:
+        return False
+    not_before, _, kept = value.partition(":")
+    return session_start <= int(not_before) and session_id != kept
+
+
+def _guard_ttl(guard_until: datetime, now: datetime) -> int:
+    """Remaining guard time plus leeway and margin, rounded up; 0 = nothing left to guard.
+
+    A token is accepted up to ``LEEWAY`` seconds past its ``exp``, so the
+    guard lasts that much longer too.
+    """
+    remaining = (guard_until - now).total_seconds() + token_settings.LEEWAY
+    if remaining <= 0:
+        return 0
+    return max(1, math.ceil(remaining + token_settings.REVOCATION_TTL_MARGIN))
 
 
 def guard_horizon(now: datetime) -> datetime:
@@ -105,14 +142,15 @@ def _unavailable(exc: Exception) -> RevocationStoreUnavailable:
     return RevocationStoreUnavailable(type(exc).__name__)
 
 
-def is_revoked(*, session_id: str, refresh_jti: str) -> bool:
-    """One round trip: the marker and both keys that could refuse the token.
+def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start: int) -> bool:
+    """One round trip: the marker and the three keys that could refuse the token.
 
-    Raises RevocationStoreUnavailable when Redis cannot answer, or when the
-    cache is incomplete and could not be rebuilt right now.
+    The session's key, its parent refresh token's key and the user's
+    cut-off. Raises RevocationStoreUnavailable when Redis cannot answer, or
+    when the cache is incomplete and could not be rebuilt right now.
     """
     client = get_redis()
-    keys = (MARKER_KEY, session_key(session_id), refresh_key(refresh_jti))
+    keys = (MARKER_KEY, session_key(session_id), refresh_key(refresh_jti), cutoff_key(user_id))
     known = server_state(client)
     try:
         if known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE:
@@ -128,9 +166,9 @@ def is_revoked(*, session_id: str, refresh_jti: str) -> bool:
             state = server_state(client)  # after the call: a reconnect (restart, failover) has just read it
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
-    if not isinstance(values, list) or len(values) != 3:
+    if not isinstance(values, list) or len(values) != len(keys):
         raise RevocationStoreUnavailable("malformed MGET reply")
-    marker, by_session, by_refresh = values
+    marker, by_session, by_refresh, cutoff = values
     if state.may_evict:
         raise _evicting(state)
     if marker is None or marker != state.epoch:
@@ -138,8 +176,9 @@ def is_revoked(*, session_id: str, refresh_jti: str) -> bool:
             # A sibling service has no database to rebuild from: FlowAuth will.
             raise RevocationStoreUnavailable("revocation cache incomplete; waiting for the issuer's rebuild")
         rebuild()
-        return is_revoked_after_rebuild(session_id=session_id, refresh_jti=refresh_jti)
-    return by_session is not None or by_refresh is not None
+        by_session, by_refresh, cutoff = _read_after_rebuild(keys[1:])
+    return (by_session is not None or by_refresh is not None
+            or cutoff_refuses(cutoff, session_id=session_id, session_start=session_start))
 
 
 # Servers already reported as evicting: one log line per server and policy, not one per request.
@@ -154,23 +193,30 @@ def _evicting(state: ServerState) -> RevocationStoreUnavailable:
     return RevocationStoreUnavailable(f"Redis may evict revocation keys (maxmemory-policy {state.policy})")
 
 
-def is_revoked_after_rebuild(*, session_id: str, refresh_jti: str) -> bool:
+def _read_after_rebuild(keys) -> list:
     try:
-        found = get_redis().exists(session_key(session_id), refresh_key(refresh_jti))
+        values = get_redis().mget(*keys)
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
-    return found > 0
+    if not isinstance(values, list) or len(values) != len(keys):
+        raise RevocationStoreUnavailable("malformed MGET reply")
+    return values
 
 
-def write(revocations: Iterable[Revocation], *, now: datetime | None = None) -> int:
-    """Write revocation keys with their TTLs in one pipelined round trip.
+def write(revocations: Iterable[Revocation], *, cutoffs: Iterable[Cutoff] = (), now: datetime | None = None) -> int:
+    """Write revocation keys and user cut-offs with their TTLs in one pipelined round trip.
 
-    Returns how many keys were written. Revocations with nothing left to
-    guard write nothing.
+    Returns how many keys were written. Entries with nothing left to guard
+    write nothing. A cut-off replaces the user's previous one: it is later.
     """
     now = now or timezone.now()
     pipe = get_redis().pipeline(transaction=False)
     written = 0
+    for cutoff in cutoffs:
+        ttl = cutoff.ttl_seconds(now)
+        if ttl:
+            pipe.set(cutoff_key(cutoff.user_id), cutoff.cache_value(), ex=ttl)
+            written += 1
     for revocation in revocations:
         ttl = revocation.ttl_seconds(now)
         if not ttl:
@@ -215,7 +261,7 @@ def rebuild() -> int:
             raise _evicting(state)
         if not client.set(REBUILD_LOCK_KEY, lock_token, nx=True, ex=REBUILD_LOCK_SECONDS):
             raise RevocationStoreUnavailable("rebuild in progress")
-        written = write(selectors.revocations_to_guard())
+        written = write(selectors.revocations_to_guard(), cutoffs=selectors.cutoffs_to_guard())
         # Evictions during the rebuild change the epoch: the next check rebuilds again.
         finished = client.eval(_FINISH_REBUILD, 2, REBUILD_LOCK_KEY, MARKER_KEY, lock_token, state.epoch)
     except redis.RedisError as exc:

@@ -6,14 +6,25 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
-from tokens.models import RefreshToken, Session
-from tokens.revocation import Revocation, guard_horizon
+from tokens.models import RefreshToken, Session, UserCutoff
+from tokens.revocation import Cutoff, Revocation, guard_horizon
 from tokens.settings import token_settings
 
 
 def revocations_to_guard(now: datetime | None = None) -> Iterator[Revocation]:
     """Every revoked session that may still have a live access token."""
     return _revocations(Session.objects.filter(revoked_at__gt=guard_horizon(now or timezone.now())))
+
+
+def cutoffs_to_guard(now: datetime | None = None) -> Iterator[Cutoff]:
+    """Every user cut-off, deleted users' included, that may still refuse a live access token."""
+    rows = UserCutoff.objects.filter(not_before__gt=guard_horizon(now or timezone.now()))
+    for user_id, not_before, keep in rows.values_list("user_id", "not_before", "keep_session_id").iterator(2000):
+        yield Cutoff(user_id, not_before, keep)
+
+
+def cutoff_for(user_id) -> UserCutoff | None:
+    return UserCutoff.objects.filter(user_id=str(user_id)).first()
 
 
 def revocations_for(session_ids: list[str]) -> list[Revocation]:
@@ -68,4 +79,9 @@ def expired_rows(now: datetime | None = None) -> tuple:
         Q(revoked_at__isnull=True) | Q(revoked_at__lt=keep_revoked_until)
     )
     return tokens, sessions
+
+
+def expired_tombstones(now: datetime | None = None):
+    """Cut-offs of deleted users that no access token of theirs can outlive any more."""
+    return UserCutoff.objects.filter(user_deleted=True, not_before__lt=guard_horizon(now or timezone.now()))
 

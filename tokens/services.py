@@ -16,17 +16,17 @@ presented twice is theft and ends the session.
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from flowauth import metrics
 from tokens import events, jwt, revocation, selectors
 from tokens.exceptions import FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
-from tokens.models import RefreshToken, RevokeReason, Session
+from tokens.models import RefreshToken, RevokeReason, Session, UserCutoff
 from tokens.settings import token_settings
 
 logger = logging.getLogger("flowauth.auth")
@@ -57,26 +57,44 @@ def _pair(row: RefreshToken, session: Session, now: datetime) -> TokenPair:
         issued_at=row.issued_at, expires_at=row.expires_at,
     )
     access, access_exp = jwt.encode_access(
-        user_id=row.user_id, session_id=session.id, refresh_jti=row.jti,
-        now=now, not_after=session.expires_at,
+        user_id=row.user_id, session_id=session.id, refresh_jti=row.jti, session_start=session.created_at,
+        now=now, not_after=session_end(session),
     )
     return TokenPair(access, refresh, session, access_exp, row.expires_at)
+
+
+def session_end(session: Session) -> datetime:
+    """The session's absolute end under the current SESSION_MAX_AGE: lowering it shortens live sessions."""
+    by_current_maximum = session.created_at.replace(microsecond=0) + token_settings.SESSION_MAX_AGE
+    return min(session.expires_at, by_current_maximum)
 
 
 def _new_refresh_row(session: Session, now: datetime, replaces: RefreshToken | None = None) -> RefreshToken:
     # Whole seconds: the JWT carries epoch seconds and the row must re-sign identically.
     now = now.replace(microsecond=0)
-    expires_at = min(now + token_settings.REFRESH_TOKEN_LIFETIME, session.expires_at)
+    expires_at = min(now + token_settings.REFRESH_TOKEN_LIFETIME, session_end(session))
     return RefreshToken.objects.create(
         user_id=session.user_id, session=session, replaces=replaces,
         issued_at=now, expires_at=expires_at,
     )
 
 
+def session_start_after_cutoff(user_id, now: datetime) -> datetime:
+    """``now``, or just after the user's cut-off if that is not earlier (clocks of servers differ).
+
+    A credential started after a cut-off must never fall under it: the fresh
+    pair a password change answers with survives the change's own cut-off.
+    """
+    cutoff = selectors.cutoff_for(user_id)
+    if cutoff is None or cutoff.not_before < now:
+        return now
+    return cutoff.not_before + timedelta(microseconds=1)
+
+
 def issue_session(user, *, client: ClientInfo = ClientInfo()) -> TokenPair:
     """Start a session (a refresh-token family) for ``user`` and return its first pair."""
-    now = timezone.now()
     with transaction.atomic():
+        now = session_start_after_cutoff(user.pk, timezone.now())
         session = Session.objects.create(
             user=user, device_name=client.device_name[:100], user_agent=client.user_agent[:400],
             ip_address=client.ip_address, created_at=now, last_used_at=now,
@@ -111,11 +129,17 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
     token = decode_refresh(raw)
     now = timezone.now()
     row = (
-        RefreshToken.objects.select_related("session")
+        RefreshToken.objects.select_related("session", "user")
         .filter(jti=token["jti"]).first()
     )
     if row is None or str(row.user_id) != token[jwt.USER_ID_CLAIM] or row.session_id != token[jwt.SESSION_CLAIM]:
         raise TokenInvalid()
+    # Checked on the row itself: even a deactivation Django never saw (raw SQL) cannot refresh.
+    if not row.user.is_active:
+        raise SessionRevoked()
+    # Lifetimes as configured now: lowering them shortens sessions that already exist.
+    if now >= session_end(row.session) or now >= row.issued_at + token_settings.REFRESH_TOKEN_LIFETIME:
+        raise TokenExpired()
     outcome = _rotate(row, now)
     if isinstance(outcome, TokenPair):
         return outcome
@@ -180,46 +204,102 @@ def revoke_session(session: Session, *, reason: str, actor=None) -> None:
 
 def revoke_sessions(sessions, *, reason: str, actor=None) -> int:
     """Bulk form of revoke_session over a queryset; returns how many were newly ended."""
-    now = timezone.now()
     with transaction.atomic():
         ids = list(sessions.values_list("pk", flat=True))
-        live_ids = list(Session.objects.filter(pk__in=ids, revoked_at__isnull=True).values_list("pk", flat=True))
-        ended = Session.objects.filter(pk__in=live_ids, revoked_at__isnull=True).update(
-            revoked_at=now, revoke_reason=reason, revoked_by=events.real_user(actor)
-        )
-        if ended:
-            events.record_revocations(live_ids, reason=reason, actor=actor)
-        RefreshToken.objects.filter(session_id__in=ids, is_revoked=False).update(is_revoked=True)
+        ended = _end_session_rows(ids, reason=reason, actor=actor)
         # Redis is written before the commit: if it fails, the transaction rolls
         # back and nothing is half-done; if the commit fails after it, a live
         # session is refused until its key expires, the safe direction.
         revocation.write(selectors.revocations_for(ids))
-    if ended:
-        metrics.REVOCATIONS.labels(reason=str(reason)).inc(ended)
-        logger.info("sessions revoked count=%d reason=%s actor=%s", ended, reason, getattr(actor, "pk", None))
+    _log_ended(ended, reason, actor)
     return ended
 
 
+def _end_session_rows(ids: list[str], *, reason: str, actor=None) -> int:
+    """Mark sessions and their refresh rows revoked and record one event per newly ended session."""
+    live_ids = list(Session.objects.filter(pk__in=ids, revoked_at__isnull=True).values_list("pk", flat=True))
+    ended = Session.objects.filter(pk__in=live_ids, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason=reason, revoked_by=events.real_user(actor)
+    )
+    if ended:
+        events.record_revocations(live_ids, reason=reason, actor=actor)
+    RefreshToken.objects.filter(session_id__in=ids, is_revoked=False).update(is_revoked=True)
+    return ended
+
+
+def _log_ended(ended: int, reason: str, actor) -> None:
+    if ended:
+        metrics.REVOCATIONS.labels(reason=str(reason)).inc(ended)
+        logger.info("sessions revoked count=%d reason=%s actor=%s", ended, reason, getattr(actor, "pk", None))
+
+
+def end_access_for_users(user_ids, *, reason: str, actor=None, keep_session_id: str = "",
+                         user_deleted: bool = False) -> int:
+    """Refuse every credential of each user that started until now, on every server, from the next request on.
+
+    Sets each user's cut-off (a row and one Redis key per user, whatever the
+    number of sessions): token sessions, cookie-mode sessions, session logins
+    and admin logins that started at or before it are refused; the one named
+    ``keep_session_id`` (a token session's id, or a session login's) survives.
+    The sessions' rows are ended too (for rotation, the device list, the admin).
+    ``user_deleted`` keeps the cut-off as a tombstone after the user is gone.
+    Redis is written before the commit, as in revoke_sessions. Returns how
+    many token sessions were newly ended.
+    """
+    user_ids = [str(user_id) for user_id in user_ids]
+    if not user_ids:
+        return 0
+    with transaction.atomic():
+        cutoffs = _set_cutoffs(user_ids, reason=reason, keep_session_id=keep_session_id, user_deleted=user_deleted)
+        ended_ids = list(
+            Session.objects.filter(user_id__in=user_ids, revoked_at__isnull=True)
+            .exclude(pk=keep_session_id).values_list("pk", flat=True)
+        )
+        ended = _end_session_rows(ended_ids, reason=reason, actor=actor)
+        revocation.write((), cutoffs=cutoffs)
+    _log_ended(ended, reason, actor)
+    return ended
+
+
+def _set_cutoffs(user_ids: list[str], *, reason: str, keep_session_id: str, user_deleted: bool) -> list:
+    now = timezone.now()
+    # Never before a session the user already has: a server whose clock runs ahead made it.
+    latest = {
+        str(user_id): started for user_id, started in
+        Session.objects.filter(user_id__in=user_ids).values("user_id")
+        .annotate(latest=Max("created_at")).values_list("user_id", "latest")
+    }
+    cutoffs = []
+    for user_id in user_ids:
+        not_before = max(now, latest.get(user_id) or now)
+        UserCutoff.objects.update_or_create(user_id=user_id, defaults={
+            "not_before": not_before, "keep_session_id": keep_session_id, "reason": reason,
+            "user_deleted": user_deleted,
+        })
+        cutoffs.append(revocation.Cutoff(user_id, not_before, keep_session_id))
+    return cutoffs
+
+
 def revoke_all_for_user(user, *, reason: str, actor=None, keep: Session | None = None) -> int:
-    """End every session of ``user`` (but ``keep``); recently ended ones are republished too."""
-    sessions = _sessions_to_end(Session.objects.filter(user=user))
-    if keep is not None:
-        sessions = sessions.exclude(pk=keep.pk)
-    return revoke_sessions(sessions, reason=reason, actor=actor)
+    """End every credential of ``user`` (but the session ``keep``): see end_access_for_users."""
+    return end_access_for_users([user.pk], reason=reason, actor=actor, keep_session_id=keep.pk if keep else "")
 
 
 def revoke_all_for_users(user_ids, *, reason: str, actor=None) -> int:
-    """Bulk form of revoke_all_for_user: every session of each of ``user_ids``."""
-    return revoke_sessions(_sessions_to_end(Session.objects.filter(user_id__in=list(user_ids))),
-                           reason=reason, actor=actor)
+    """Bulk form of revoke_all_for_user: every credential of each of ``user_ids``."""
+    return end_access_for_users(user_ids, reason=reason, actor=actor)
 
 
-def _sessions_to_end(sessions):
-    # Live ones, and ones ended recently enough that their access tokens may still be presented.
-    return sessions.filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=revocation.guard_horizon(timezone.now())))
+def revoke_all_for_user_id(user_id, *, reason: str, actor=None, keep_session_id: str = "") -> int:
+    return end_access_for_users([user_id], reason=reason, actor=actor, keep_session_id=keep_session_id)
 
 
-def revoke_all_for_user_id(user_id, *, reason: str, actor=None) -> int:
+def end_access_of_inactive_users() -> int:
+    """End the access of inactive users who still have live sessions (a change Django never saw)."""
     from django.contrib.auth import get_user_model
 
-    return revoke_all_for_user(get_user_model()(pk=user_id), reason=reason, actor=actor)
+    user_ids = list(
+        Session.objects.live().filter(user__in=get_user_model().objects.filter(is_active=False))
+        .values_list("user_id", flat=True).distinct()
+    )
+    return end_access_for_users(user_ids, reason=RevokeReason.DEACTIVATION)

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.throttles import RefreshIPThrottle
-from tokens import cookies, jwt, keys, revocation, selectors, services
+from tokens import cookies, django_sessions, jwt, keys, revocation, selectors, services
 from tokens.exceptions import RevocationStoreUnavailable
 from tokens.models import RevokeReason, Session
 from tokens.settings import token_settings
@@ -83,14 +83,32 @@ class LogoutView(APIView):
 
 
 class LogoutAllView(APIView):
+    """Ends every credential of the user, this one included: tokens, cookies, session and admin logins."""
+
     @extend_schema(request=None, parameters=[cookie_mode_header()],
                    responses={204: ENDED, **errors(403, *ACCESS_CODES)})
     def post(self, request):
         services.revoke_all_for_user_id(request.user.id, reason=RevokeReason.LOGOUT_ALL)
         response = Response(status=status.HTTP_204_NO_CONTENT)
+        if not isinstance(request.auth, jwt.AccessToken):
+            django_logout(request._request)  # this session login is ended already: clear its cookie too
         if cookies.requested(request):
             cookies.clear(response)
         return response
+
+
+class LogoutOthersView(APIView):
+    """Ends every other credential of the user (sessions, session and admin logins); this one stays."""
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Every other credential ended."),
+                                            **errors(403, *ACCESS_CODES)})
+    def post(self, request):
+        if isinstance(request.auth, jwt.AccessToken):
+            keep = request.user.session_id
+        else:
+            keep = django_sessions.current_id(request._request)
+        services.revoke_all_for_user_id(request.user.id, reason=RevokeReason.LOGOUT_OTHERS, keep_session_id=keep)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class WhoAmIView(APIView):
