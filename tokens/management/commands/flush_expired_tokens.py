@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from tokens.selectors import expired_rows
+from tokens.selectors import expired_rows, expired_tombstones
 
 
 class Command(BaseCommand):
@@ -14,7 +14,9 @@ class Command(BaseCommand):
         tokens, sessions = expired_rows()
         removed_tokens = self._delete(tokens, batch_size)
         removed_sessions = self._delete(sessions, batch_size)
-        self.stdout.write(f"removed {removed_tokens} refresh tokens and {removed_sessions} sessions")
+        removed_tombstones = self._delete(expired_tombstones(), batch_size)
+        self.stdout.write(f"removed {removed_tokens} refresh tokens, {removed_sessions} sessions "
+                          f"and {removed_tombstones} cut-offs of deleted users")
 
     @staticmethod
     def _delete(queryset, batch_size: int) -> int:
