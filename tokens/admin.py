@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tokens import services
 from tokens.exceptions import RevocationStoreUnavailable
-from tokens.models import AuthEvent, RefreshToken, RevokeReason, Session
+from tokens.models import AuthEvent, RefreshToken, RevokeReason, Session, UserCutoff
 
 REVOKE_PERMISSION = "tokens.revoke_session"
 
@@ -135,3 +135,13 @@ class AuthEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("session"))
     def short_session(self, event: AuthEvent) -> str:
         return event.session_id[:8]
+
+
+@admin.register(UserCutoff)
+class UserCutoffAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Per-user cut-offs (logout-all, password change, deactivation, deletion): written only by the services."""
+
+    list_display = ["user_id", "not_before", "reason", "keep_session_id", "user_deleted"]
+    list_filter = ["reason", "user_deleted"]
+    search_fields = ["=user_id"]
+    readonly_fields = [f.name for f in UserCutoff._meta.fields]
