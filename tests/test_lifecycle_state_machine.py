@@ -22,6 +22,7 @@ from tests import helpers
 from tests.helpers import bearer, claims
 
 GRACE = 10
+EXAMPLES = 40
 # Counted for the report below: a run that silently explored nothing must fail.
 STATS = {"steps": 0, "checks": 0}
 ACCESS_LIFETIME = 60
@@ -228,12 +229,13 @@ class TokenLifeCycle(RuleBasedStateMachine):
             assert self._accepted_now(credential) == expected, (credential.session, expected)
 
 
+@pytest.mark.timeout(900)  # a fixed example budget: about a minute on SQLite, a few on a loaded server
 @pytest.mark.django_db(transaction=True)
 def test_a_credential_is_accepted_if_and_only_if_the_model_says_it_is_live(token_settings):
     token_settings(ACCESS_TOKEN_LIFETIME=ACCESS_LIFETIME, REFRESH_GRACE_SECONDS=GRACE)
     run_state_machine_as_test(TokenLifeCycle, settings=hypothesis_settings(
-        max_examples=60, stateful_step_count=40, deadline=None, derandomize=True,
+        max_examples=EXAMPLES, stateful_step_count=30, deadline=None, derandomize=True,
         suppress_health_check=list(HealthCheck),
     ))
     print(f"state machine: {STATS['steps']} steps, {STATS['checks']} credential checks")
-    assert STATS["steps"] >= 60 * 10 and STATS["checks"] >= STATS["steps"]
+    assert STATS["steps"] >= EXAMPLES * 10 and STATS["checks"] >= STATS["steps"]
