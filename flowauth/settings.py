@@ -56,7 +56,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "flowauth.jsonerrors.SlashMiddleware",  # Django's CommonMiddleware; APPEND_SLASH never redirects a POST
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -95,6 +95,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),  # options in DATABASE_URL win
     }
     # A file, not :memory:, so test server processes share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
@@ -109,6 +110,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
         # committed rows after a lost race instead of a repeatable-read snapshot.
         "isolation_level": "read committed",
         "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+        **DATABASES["default"].get("OPTIONS", {}),  # options in DATABASE_URL win
     }
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 
@@ -327,6 +329,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # gunicorn: an empty directory shared by the workers (prometheus_client reads it too).
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 MIDDLEWARE.insert(0, "flowauth.observability.RequestMetricsMiddleware")
+# Outermost but metrics: JSON errors on /api/, /metrics, /media/; no-store on /api/ (flowauth/jsonerrors.py).
+MIDDLEWARE[1:1] = ["flowauth.jsonerrors.JSONErrorsMiddleware", "flowauth.jsonerrors.APIResponseMiddleware"]
+CSRF_FAILURE_VIEW = "flowauth.jsonerrors.csrf_failure"
 
 # Logs: JSON lines by default in production, plain text under DEBUG; tokens redacted either way.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
