@@ -75,6 +75,12 @@ class PasswordChangeSerializer(serializers.Serializer):
             raise serializers.ValidationError(list(exc.messages))
         return value
 
+    def validate(self, attrs):
+        # current_password is verified by now: equal strings mean the password would not change.
+        if attrs["new_password"] == attrs["current_password"]:
+            raise serializers.ValidationError({"new_password": ["The new password must differ from the current one."]})
+        return attrs
+
 
 class AvatarUploadSerializer(serializers.Serializer):
     avatar = serializers.FileField(max_length=255, allow_empty_file=True)

@@ -34,7 +34,7 @@ class TokenRequestSerializer(serializers.Serializer):
 class IntrospectionSerializer(serializers.Serializer):
     active = serializers.BooleanField()
     sub = serializers.CharField(required=False)
-    user_id = serializers.CharField(required=False)
+    user_id = serializers.IntegerField(required=False, help_text="The profile's `id`; `sub` is the same as a string.")
     jti = serializers.CharField(required=False)
     token_type = serializers.ChoiceField(choices=["access", "refresh"], required=False)
     exp = serializers.IntegerField(required=False)
