@@ -282,3 +282,32 @@ def test_options_in_a_mysql_database_url_win_over_the_defaults():
     options = _database_settings("mysql://u@127.0.0.1:1/db?charset=latin1&connect_timeout=9")
     assert (options["charset"], options["connect_timeout"]) == ("latin1", 9)
     assert options["isolation_level"] == "read committed"
+
+
+# --- the profile cache with Redis down (REVOCATION_FAILURE_MODE=database) ---------------
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_profile_changes_with_redis_down_are_503_with_nothing_written(api, user, token_settings, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    access = login(api, user.email)["access"]
+    token_settings(REDIS_URL="redis://127.0.0.1:1/0", REDIS_SOCKET_TIMEOUT=0.5, REVOCATION_FAILURE_MODE="database")
+    assert api.get("/api/auth/whoami", **bearer(access)).status_code == 200  # the database answers for Redis
+    response = api.patch("/api/auth/profile", {"first_name": "Changed"}, format="json", **bearer(access))
+    assert (response.status_code, error_code(response)) == (503, "auth_unavailable")
+    upload = SimpleUploadedFile("a.png", _png(), content_type="image/png")
+    avatar = api.post("/api/auth/profile/avatar", {"avatar": upload}, format="multipart", **bearer(access))
+    assert (avatar.status_code, error_code(avatar)) == (503, "auth_unavailable")
+    user.refresh_from_db()
+    assert user.first_name == "" and not user.avatar
+    assert not any(tmp_path.rglob("*.png"))
