@@ -283,6 +283,13 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Every request body, files included: refused with 413 before it is read (flowauth/bodylimit.py).
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
+FILE_UPLOAD_HANDLERS = [
+    "flowauth.bodylimit.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -330,8 +337,12 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 MIDDLEWARE.insert(0, "flowauth.observability.RequestMetricsMiddleware")
 # Outermost but metrics: JSON errors on /api/, /metrics, /media/; no-store on /api/ (flowauth/jsonerrors.py).
-MIDDLEWARE[1:1] = ["flowauth.jsonerrors.JSONErrorsMiddleware", "flowauth.jsonerrors.APIResponseMiddleware"]
+MIDDLEWARE[1:1] = ["flowauth.jsonerrors.JSONErrorsMiddleware", "flowauth.jsonerrors.APIResponseMiddleware",
+                   "flowauth.bodylimit.BodyLimitMiddleware"]
 CSRF_FAILURE_VIEW = "flowauth.jsonerrors.csrf_failure"
+# Error pages and mails never show a secret setting, a POST value or a token (flowauth/debugpage.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "flowauth.debugpage.FlowAuthExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "flowauth.debugpage.FlowAuthExceptionReporter"
 
 # Logs: JSON lines by default in production, plain text under DEBUG; tokens redacted either way.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
@@ -340,6 +351,19 @@ if LOG_FORMAT not in ("json", "plain"):
 LOGGING["formatters"]["json"] = {"()": "flowauth.logformat.JSONFormatter"}
 LOGGING["filters"] = {"redact_tokens": {"()": "flowauth.logformat.RedactTokens"}}
 LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["redact_tokens"])
+# Django's own loggers write through FlowAuth's redaction too: runserver's access
+# log (django.server), django.request, django.security and the rest of "django".
+LOGGING["formatters"]["plain"] = {"()": "flowauth.logformat.RedactingFormatter",
+                                  "fmt": LOGGING["formatters"]["plain"]["format"]}
+LOGGING["formatters"]["django.server"] = {"()": "flowauth.logformat.RedactingServerFormatter",
+                                          "fmt": "[{server_time}] {message}", "style": "{"}
+LOGGING["handlers"]["django.server"] = {"class": "logging.StreamHandler", "formatter": "django.server",
+                                        "filters": ["redact_tokens"]}
+LOGGING["loggers"].update({
+    "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    "django.security": {"handlers": ["console"], "level": "INFO", "propagate": False},
+})
 # Browser clients and RFC 7009/7662 endpoints ------------------------------
 # Cookie mode (tokens as HttpOnly cookies), Django session login, /revoke and
 # /introspect. See the README sections "Cookie mode" and "Session login".
