@@ -69,7 +69,7 @@ class IntrospectionClientAuthentication(BaseAuthentication):
             return None
         try:
             client_id, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:  # ValueError: non-ASCII credentials
             raise InvalidClient() from exc
         expected = settings.INTROSPECTION_CLIENTS.get(client_id)
         # Compare against something even for an unknown id: no timing hint.
