@@ -51,7 +51,7 @@ class RevokingPasswordChangeForm(AdminPasswordChangeForm):
             user = super().save(commit=commit)
             services.revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=self.actor)
             events.record(events.Kind.PASSWORD_CHANGED, user=user, actor=self.actor, reason="admin")
-        profile_cache.invalidate(user.pk)
+        profile_cache.invalidate_after_write(user.pk)
         return user
 
 

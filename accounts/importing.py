@@ -19,7 +19,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import User, normalize_email
+from accounts.models import User, normalize_email, refused_email_characters
 
 BCRYPT_HASH = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
 _TRUE, _FALSE = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f", ""}
@@ -83,7 +83,10 @@ def clean_row(row) -> dict:
     """Validated model fields for one row; raises RowError."""
     if not isinstance(row, dict):
         raise RowError("a row must be an object")
-    email = normalize_email(row.get("email") if isinstance(row.get("email"), str) else "")
+    raw_email = row.get("email") if isinstance(row.get("email"), str) else ""
+    if refused_email_characters(raw_email):
+        raise RowError("invalid email")
+    email = normalize_email(raw_email)
     try:
         validate_email(email)
     except ValidationError as exc:

@@ -1,12 +1,38 @@
+import unicodedata
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 
+# Control, format (zero-width, bidi), private-use, surrogate, line/paragraph
+# separators and unassigned code points: invisible or unstable, never part of an address.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp", "Cn"})
+
+
 def normalize_email(email: str) -> str:
-    """Emails identify accounts case-insensitively: stored trimmed and lower-cased."""
-    return (email or "").strip().lower()
+    """The one form an address is stored and looked up in.
+
+    Trimmed, NFKC-normalised (fullwidth letters, ligatures and NFD sequences
+    become their plain NFC forms), then case-folded as a whole ("ALICE" and
+    "alice", "STRASSE" and "straße" are one account) and normalised again so
+    the result is stable: normalize_email(normalize_email(x)) == normalize_email(x).
+    """
+    text = unicodedata.normalize("NFKC", (email or "").strip())
+    return unicodedata.normalize("NFKC", text.casefold())
+
+
+def refused_email_characters(email: str) -> bool:
+    """True when the address holds a character no address may hold (see REFUSED_CATEGORIES)."""
+    return any(unicodedata.category(char) in REFUSED_CATEGORIES for char in email or "")
+
+
+def validate_email_characters(email: str) -> None:
+    if refused_email_characters(email):
+        raise ValidationError("Enter a valid email address: invisible and control characters are not allowed.",
+                              code="invalid")
 
 
 class UserQuerySet(models.QuerySet):
@@ -108,4 +134,5 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def clean(self) -> None:
         super().clean()
+        validate_email_characters(self.email)  # the admin's forms: a field error, as the API's 400
         self.email = normalize_email(self.email)

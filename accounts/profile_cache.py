@@ -5,11 +5,15 @@ health check can count live entries without scanning the keyspace.
 """
 
 import json
+import logging
 import time
 
 import redis
 
+from tokens.exceptions import AuthUnavailable
 from tokens.revocation import get_redis
+
+logger = logging.getLogger("flowauth.profile_cache")
 
 PREFIX = "flowauth:profile:"
 INDEX_KEY = PREFIX + "index"
@@ -40,12 +44,35 @@ def put(user_id, profile: dict) -> None:
         pass
 
 
-def invalidate(user_id) -> None:
-    """Drop a cached profile. Raises if Redis cannot confirm it, so no stale profile survives."""
+def _delete(user_id) -> None:
     pipe = get_redis().pipeline(transaction=False)
     pipe.delete(_key(user_id))
     pipe.zrem(INDEX_KEY, str(user_id))
     pipe.execute()
+
+
+def invalidate(user_id) -> None:
+    """Drop a cached profile, before a write: 503 ``auth_unavailable`` if Redis cannot confirm it.
+
+    Called before the profile changes, so a Redis that cannot be written
+    stops the change: nothing is written that a cached copy would contradict.
+    """
+    try:
+        _delete(user_id)
+    except redis.RedisError as exc:
+        logger.warning("profile cache unavailable user=%s error=%s", user_id, type(exc).__name__)
+        raise AuthUnavailable() from exc
+
+
+def invalidate_after_write(user_id) -> None:
+    """Drop a cached profile again once the write is done (a read may have cached the old row meanwhile).
+
+    The write has happened, so it is answered as done: a failure here is logged, never a 500.
+    """
+    try:
+        _delete(user_id)
+    except redis.RedisError as exc:
+        logger.warning("profile cache not invalidated after a write user=%s error=%s", user_id, type(exc).__name__)
 
 
 def cached_profiles_count() -> int | None:

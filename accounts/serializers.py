@@ -1,8 +1,9 @@
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator
 from rest_framework import serializers
 
-from accounts.models import User, normalize_email
+from accounts.models import User, normalize_email, refused_email_characters
 
 # Long enough for any passphrase, short enough that hashing it is not a DoS.
 PASSWORD_MAX_LENGTH = 4096
@@ -17,6 +18,26 @@ class PasswordField(serializers.CharField):
         super().__init__(**kwargs)
 
 
+class EmailAddressField(serializers.CharField):
+    """An account's address: invisible and control characters refused, then normalised (accounts.models)."""
+
+    default_error_messages = {
+        "refused": "Enter a valid email address: invisible and control characters are not allowed.",
+    }
+
+    def __init__(self, *, validate_format: bool = False, **kwargs):
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+        if validate_format:
+            self.validators.append(EmailValidator())
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if refused_email_characters(value):
+            self.fail("refused")
+        return normalize_email(value)
+
+
 def validate_new_password(password: str, user: User) -> None:
     try:
         password_validation.validate_password(password, user)
@@ -25,12 +46,9 @@ def validate_new_password(password: str, user: User) -> None:
 
 
 class RegisterSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = EmailAddressField(validate_format=True)
     password = PasswordField()
     username = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-
-    def validate_email(self, value: str) -> str:
-        return normalize_email(value)
 
     def validate(self, attrs):
         validate_new_password(attrs["password"], User(email=attrs["email"], username=attrs["username"]))
@@ -38,7 +56,7 @@ class RegisterSerializer(serializers.Serializer):
 
 
 class LoginSerializer(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
+    email = EmailAddressField()
     password = PasswordField()
     device_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
@@ -74,6 +92,12 @@ class PasswordChangeSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(list(exc.messages))
         return value
+
+    def validate(self, attrs):
+        # current_password is verified by now: equal strings mean the password would not change.
+        if attrs["new_password"] == attrs["current_password"]:
+            raise serializers.ValidationError({"new_password": ["The new password must differ from the current one."]})
+        return attrs
 
 
 class AvatarUploadSerializer(serializers.Serializer):

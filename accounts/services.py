@@ -64,9 +64,12 @@ def user_login(*, request, email: str, password: str, client: ClientInfo) -> tup
 
 
 def user_update_profile(*, user: User, data: dict) -> User:
+    """Save profile fields; 503 with nothing written when the profile cache cannot be invalidated."""
+    profile_cache.invalidate(user.pk)
     for field, value in data.items():
         setattr(user, field, value)
     user.save(update_fields=list(data))
+    profile_cache.invalidate_after_write(user.pk)
     return user
 
 
@@ -91,17 +94,21 @@ def user_change_password(*, user: User, new_password: str, current_session_id: s
             events.Kind.PASSWORD_CHANGED, user=user, actor=user, session_id=pair.session.id, reason="self",
             ip_address=client.ip_address, user_agent=client.user_agent,
         )
-    profile_cache.invalidate(user.pk)
+    profile_cache.invalidate_after_write(user.pk)  # committed: a Redis failure now must not read as "not changed"
     logger.info("password changed user=%s", user.pk)
     return pair
 
 
 def user_set_avatar(*, user: User, data: bytes, extension: str) -> User:
-    """Store checked image bytes as the avatar; the previous file is deleted once replaced."""
+    """Store checked image bytes as the avatar; the previous file is deleted once replaced.
+
+    As a profile update: 503 with nothing stored when the profile cache cannot be invalidated.
+    """
+    profile_cache.invalidate(user.pk)
     old_name = user.avatar.name if user.avatar else ""
     user.avatar.save(f"avatar.{extension}", ContentFile(data), save=False)
     user.save(update_fields=["avatar"])
     if old_name and old_name != user.avatar.name:
         user.avatar.storage.delete(old_name)
-    profile_cache.invalidate(user.pk)
+    profile_cache.invalidate_after_write(user.pk)
     return user

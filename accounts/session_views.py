@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.serializers import PasswordField, ProfileSerializer
+from accounts.serializers import EmailAddressField, PasswordField, ProfileSerializer
 from accounts.throttles import LoginEmailThrottle, LoginIPThrottle
 from flowauth.openapi import errors
 from tokens import cookies
@@ -23,7 +23,7 @@ from tokens.views import NO_STORE
 
 
 class SessionLoginRequestSerializer(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
+    email = EmailAddressField()
     password = PasswordField()
 
 

@@ -116,7 +116,8 @@ class LoginEmailThrottle(AtomicRateThrottle):
         if not isinstance(email, str) or not email.strip():
             return None  # the serializer answers 400
         # Hashed: the cache key must not carry the address itself.
-        return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
+        # surrogatepass: a lone surrogate ("\ud800") is hashed too, never an encoding error.
+        return hashlib.sha256(normalize_email(email).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class AdminLoginEmailThrottle(LoginEmailThrottle):

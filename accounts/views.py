@@ -100,7 +100,6 @@ class ProfileView(APIView):
         serializer = ProfileSerializer(user, data=request.data, partial=partial, context={"request": request})
         serializer.is_valid(raise_exception=True)
         services.user_update_profile(user=user, data=serializer.validated_data)
-        profile_cache.invalidate(user.pk)
         return Response(ProfileSerializer(user, context={"request": request}).data)
 
 

@@ -7,12 +7,14 @@ validation errors; every 401 carries RFC 6750's WWW-Authenticate.
 import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tokens.exceptions import AuthUnavailable, FlowAuthError, RequestTooLarge, RevocationStoreUnavailable
+from tokens.exceptions import (
+    AuthUnavailable, FlowAuthError, InvalidData, RequestTooLarge, RevocationStoreUnavailable, ServerError,
+)
 from tokens.authentication import REALM
 from tokens.settings import token_settings
 
@@ -27,7 +29,13 @@ def _quoted(value: str) -> str:
 def exception_handler(exc, context):
     if isinstance(exc, RevocationStoreUnavailable):
         exc = AuthUnavailable()
-    elif isinstance(exc, DatabaseError):
+    elif isinstance(exc, DataError):  # the database cannot store a value the request sent
+        logger.warning("database refused a value: %s", type(exc).__name__)
+        exc = InvalidData()
+    elif isinstance(exc, IntegrityError):  # expected conflicts are caught by services: this is a bug
+        logger.error("integrity error", exc_info=exc, extra={"request": context.get("request")})
+        exc = ServerError()
+    elif isinstance(exc, DatabaseError):  # OperationalError, InterfaceError: an outage
         logger.error("database unavailable: %s", type(exc).__name__)
         exc = AuthUnavailable()
     elif isinstance(exc, RequestDataTooBig):

@@ -49,16 +49,18 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "tokens",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Session logins (API and admin) ended by a user's cut-off are flushed before their user is read.
     "tokens.django_sessions.SessionCutoffMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "flowauth.jsonerrors.SlashMiddleware",  # Django's CommonMiddleware; APPEND_SLASH never redirects a POST
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -97,6 +99,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),  # options in DATABASE_URL win
     }
     # A file, not :memory:, so test server processes share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
@@ -111,6 +114,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
         # committed rows after a lost race instead of a repeatable-read snapshot.
         "isolation_level": "read committed",
         "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+        **DATABASES["default"].get("OPTIONS", {}),  # options in DATABASE_URL win
     }
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 
@@ -263,6 +267,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The UI's assets are static files from drf-spectacular-sidecar, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # HTTP -------------------------------------------------------------------
@@ -283,6 +291,13 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Every request body, files included: refused with 413 before it is read (flowauth/bodylimit.py).
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
+FILE_UPLOAD_HANDLERS = [
+    "flowauth.bodylimit.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -291,6 +306,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves static files straight from the apps (no collectstatic step), under DEBUG and gunicorn alike.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # collectstatic's target, if one is run; WhiteNoise warns when absent
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
@@ -329,6 +347,13 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # gunicorn: an empty directory shared by the workers (prometheus_client reads it too).
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 MIDDLEWARE.insert(0, "flowauth.observability.RequestMetricsMiddleware")
+# Outermost but metrics: JSON errors on /api/, /metrics, /media/; no-store on /api/ (flowauth/jsonerrors.py).
+MIDDLEWARE[1:1] = ["flowauth.jsonerrors.JSONErrorsMiddleware", "flowauth.jsonerrors.APIResponseMiddleware",
+                   "flowauth.bodylimit.BodyLimitMiddleware"]
+CSRF_FAILURE_VIEW = "flowauth.jsonerrors.csrf_failure"
+# Error pages and mails never show a secret setting, a POST value or a token (flowauth/debugpage.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "flowauth.debugpage.FlowAuthExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "flowauth.debugpage.FlowAuthExceptionReporter"
 
 # Logs: JSON lines by default in production, plain text under DEBUG; tokens redacted either way.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
@@ -337,6 +362,19 @@ if LOG_FORMAT not in ("json", "plain"):
 LOGGING["formatters"]["json"] = {"()": "flowauth.logformat.JSONFormatter"}
 LOGGING["filters"] = {"redact_tokens": {"()": "flowauth.logformat.RedactTokens"}}
 LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["redact_tokens"])
+# Django's own loggers write through FlowAuth's redaction too: runserver's access
+# log (django.server), django.request, django.security and the rest of "django".
+LOGGING["formatters"]["plain"] = {"()": "flowauth.logformat.RedactingFormatter",
+                                  "fmt": LOGGING["formatters"]["plain"]["format"]}
+LOGGING["formatters"]["django.server"] = {"()": "flowauth.logformat.RedactingServerFormatter",
+                                          "fmt": "[{server_time}] {message}", "style": "{"}
+LOGGING["handlers"]["django.server"] = {"class": "logging.StreamHandler", "formatter": "django.server",
+                                        "filters": ["redact_tokens"]}
+LOGGING["loggers"].update({
+    "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    "django.security": {"handlers": ["console"], "level": "INFO", "propagate": False},
+})
 # Browser clients and RFC 7009/7662 endpoints ------------------------------
 # Cookie mode (tokens as HttpOnly cookies), Django session login, /revoke and
 # /introspect. See the README sections "Cookie mode" and "Session login".

@@ -9,4 +9,6 @@ if not os.environ.get("REDIS_URL"):
 
     embedded_redis.ensure_running()
 
-application = get_wsgi_application()
+from flowauth.bodylimit import BoundedBody  # noqa: E402 (after Django's settings are named)
+
+application = BoundedBody(get_wsgi_application())

@@ -31,7 +31,7 @@ def test_a_token_in_the_query_string_is_ignored(api, session_tokens):
 
 def test_whoami_reports_the_token_claims(api, user, session_tokens):
     body = api.get(WHOAMI, **bearer(session_tokens["access"])).json()
-    assert body["user_id"] == str(user.pk)
+    assert body["user_id"] == user.pk  # a number, as the profile's id
     assert body["session_id"] == claims(session_tokens["access"])["sid"]
 
 

@@ -42,7 +42,8 @@ def test_a_live_token_is_active_with_its_claims(api, session_tokens, staff_auth,
     body, token_claims = response.json(), claims(session_tokens[kind])
     assert body["active"] is True
     assert body["token_type"] == kind
-    assert body["sub"] == body["user_id"] == token_claims["user_id"]
+    assert body["sub"] == token_claims["user_id"] == str(body["user_id"])  # sub a string (RFC 7662), user_id the profile's number
+    assert type(body["user_id"]) is int
     assert (body["jti"], body["sid"]) == (token_claims["jti"], token_claims["sid"])
     assert type(body["exp"]) is int and type(body["iat"]) is int
     assert body["exp"] == token_claims["exp"]

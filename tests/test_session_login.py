@@ -64,7 +64,7 @@ def test_a_session_reads_the_protected_profile(browser, user):
     response = browser.get(PROFILE)
     assert response.status_code == 200 and response.json()["email"] == user.email
     whoami = browser.get("/api/auth/whoami").json()
-    assert whoami == {"user_id": str(user.pk), "session_id": None, "expires_at": None}
+    assert whoami == {"user_id": user.pk, "session_id": None, "expires_at": None}
 
 
 @pytest.mark.django_db

@@ -93,9 +93,14 @@ def body(pair) -> dict:
     return {"access_expires_at": pair.access_expires_at, "refresh_expires_at": pair.refresh_expires_at}
 
 
+class _CSRFCheck(CsrfViewMiddleware):
+    def _reject(self, request, reason):
+        return reason  # the reason itself, not Django's HTML 403 page
+
+
 def enforce_csrf(request) -> None:
     """Django's CSRF check, as DRF's SessionAuthentication runs it (views are csrf_exempt)."""
-    check = CsrfViewMiddleware(lambda req: None)
+    check = _CSRFCheck(lambda req: None)
     django_request = _django_request(request)
     check.process_request(django_request)
     reason = check.process_view(django_request, None, (), {})

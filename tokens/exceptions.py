@@ -93,3 +93,19 @@ class InsufficientScope(FlowAuthError):
     default_detail = _("Staff or service credentials are required.")
     default_code = "insufficient_scope"
     bearer_error = "insufficient_scope"
+
+
+class InvalidData(FlowAuthError):
+    """A value the database refused to store (out of range, too long): the input's fault."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = _("A value in the request cannot be stored.")
+    default_code = "invalid_data"
+
+
+class ServerError(FlowAuthError):
+    """A bug, logged with its traceback; the client sees only this."""
+
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_detail = _("Internal server error.")
+    default_code = "server_error"

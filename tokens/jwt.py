@@ -188,3 +188,11 @@ def encode_access(*, user_id, session_id: str, refresh_jti: str, session_start: 
          SESSION_START_CLAIM: epoch_micros(session_start), "iat": _epoch(now), "exp": _epoch(expires_at)}
     )
     return str(token), expires_at
+
+
+def user_id_value(claim: str):
+    """The user id claim (a string, as RFC 7519's ``sub``) as the API shows ids: a number.
+
+    Non-numeric primary keys (MongoDB's ObjectId) stay strings.
+    """
+    return int(claim) if isinstance(claim, str) and claim.isascii() and claim.isdigit() else claim

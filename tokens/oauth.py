@@ -99,7 +99,7 @@ def _claims(token) -> dict:
     payload = token.payload
     claims = {
         "sub": payload[jwt.USER_ID_CLAIM],
-        "user_id": payload[jwt.USER_ID_CLAIM],
+        "user_id": jwt.user_id_value(payload[jwt.USER_ID_CLAIM]),
         "jti": payload["jti"],
         "token_type": payload[jwt.TOKEN_TYPE_CLAIM],
         "exp": payload["exp"],

@@ -34,7 +34,7 @@ class TokenRequestSerializer(serializers.Serializer):
 class IntrospectionSerializer(serializers.Serializer):
     active = serializers.BooleanField()
     sub = serializers.CharField(required=False)
-    user_id = serializers.CharField(required=False)
+    user_id = serializers.IntegerField(required=False, help_text="The profile's `id`; `sub` is the same as a string.")
     jti = serializers.CharField(required=False)
     token_type = serializers.ChoiceField(choices=["access", "refresh"], required=False)
     exp = serializers.IntegerField(required=False)
@@ -69,7 +69,7 @@ class IntrospectionClientAuthentication(BaseAuthentication):
             return None
         try:
             client_id, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:  # ValueError: non-ASCII credentials
             raise InvalidClient() from exc
         expected = settings.INTROSPECTION_CLIENTS.get(client_id)
         # Compare against something even for an unknown id: no timing hint.

@@ -244,6 +244,19 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 
+# Deletes the lock only if it is still this rebuild's (it may have expired and been taken).
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _release_lock(client, lock_token: str) -> None:
+    try:
+        client.eval(_RELEASE_LOCK, 1, REBUILD_LOCK_KEY, lock_token)
+    except redis.RedisError:
+        pass  # it expires by itself; the original failure is what the caller must see
+
 
 def rebuild() -> int:
     """Restore every live revocation from the database, then mark the cache complete.
@@ -261,7 +274,12 @@ def rebuild() -> int:
             raise _evicting(state)
         if not client.set(REBUILD_LOCK_KEY, lock_token, nx=True, ex=REBUILD_LOCK_SECONDS):
             raise RevocationStoreUnavailable("rebuild in progress")
-        written = write(selectors.revocations_to_guard(), cutoffs=selectors.cutoffs_to_guard())
+        try:
+            written = write(selectors.revocations_to_guard(), cutoffs=selectors.cutoffs_to_guard())
+        except BaseException:
+            # A failed rebuild must not make every process wait out the lock.
+            _release_lock(client, lock_token)
+            raise
         # Evictions during the rebuild change the epoch: the next check rebuilds again.
         finished = client.eval(_FINISH_REBUILD, 2, REBUILD_LOCK_KEY, MARKER_KEY, lock_token, state.epoch)
     except redis.RedisError as exc:

@@ -45,7 +45,7 @@ class TokenPairResponseSerializer(CookieModeFieldsMixin):
 
 
 class WhoAmISerializer(serializers.Serializer):
-    user_id = serializers.CharField()
+    user_id = serializers.IntegerField(help_text="The profile's `id`.")
     session_id = serializers.CharField(allow_null=True)
     expires_at = serializers.IntegerField(allow_null=True)
 

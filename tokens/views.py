@@ -118,9 +118,9 @@ class WhoAmIView(APIView):
     def get(self, request):
         token = request.auth
         if not isinstance(token, jwt.AccessToken):  # a Django session: no token session
-            return Response({"user_id": str(request.user.id), "session_id": None, "expires_at": None})
+            return Response({"user_id": request.user.id, "session_id": None, "expires_at": None})
         return Response({
-            "user_id": token["user_id"],
+            "user_id": jwt.user_id_value(token["user_id"]),
             "session_id": request.user.session_id,
             "expires_at": token["exp"],
         })
