@@ -18,14 +18,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from flowauth import metrics
 from tokens import events, jwt, revocation, selectors
-from tokens.exceptions import FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
+from tokens.exceptions import AuthUnavailable, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
 from tokens.models import RefreshToken, RevokeReason, Session
 from tokens.settings import token_settings
 
@@ -116,7 +116,11 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
     )
     if row is None or str(row.user_id) != token[jwt.USER_ID_CLAIM] or row.session_id != token[jwt.SESSION_CLAIM]:
         raise TokenInvalid()
-    outcome = _rotate(row, now)
+    try:
+        outcome = _rotate(row, now)
+    except IntegrityError as exc:  # a new random id collided: rolled back whole, a retry draws another
+        logger.error("refresh rotation conflict session=%s: %s", row.session_id, type(exc).__name__)
+        raise AuthUnavailable() from exc
     if isinstance(outcome, TokenPair):
         return outcome
     if outcome == RevokeReason.REUSE:
