@@ -18,14 +18,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from flowauth import metrics
 from tokens import events, jwt, revocation, selectors
-from tokens.exceptions import FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
+from tokens.exceptions import AuthUnavailable, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
 from tokens.models import RefreshToken, RevokeReason, Session, UserCutoff
 from tokens.settings import token_settings
 
@@ -140,7 +140,11 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
     # Lifetimes as configured now: lowering them shortens sessions that already exist.
     if now >= session_end(row.session) or now >= row.issued_at + token_settings.REFRESH_TOKEN_LIFETIME:
         raise TokenExpired()
-    outcome = _rotate(row, now)
+    try:
+        outcome = _rotate(row, now)
+    except IntegrityError as exc:  # a new random id collided: rolled back whole, a retry draws another
+        logger.error("refresh rotation conflict session=%s: %s", row.session_id, type(exc).__name__)
+        raise AuthUnavailable() from exc
     if isinstance(outcome, TokenPair):
         return outcome
     if outcome == RevokeReason.REUSE:
