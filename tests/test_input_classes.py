@@ -174,6 +174,10 @@ def test_the_import_refuses_invisible_characters_and_normalises_the_rest(tmp_pat
 
 
 def test_the_migration_renormalises_stored_emails_and_leaves_a_collision_alone(caplog):
+    from django.db import connection as _connection
+
+    if _connection.vendor == "mysql":
+        pytest.skip("MySQL's utf8mb4_unicode_ci collation already treats these addresses as one: the rows cannot be set up")
     User.objects.bulk_create([
         User(email="ａｌｉｃｅ@example.com".lower()),   # stored by the old .lower()
         User(email="alice@exa\u0301mple.com"),
