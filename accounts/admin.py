@@ -13,7 +13,7 @@ from accounts import profile_cache
 from accounts.models import User
 from tokens import events, services
 from tokens.admin import RevokeActionsMixin
-from tokens.exceptions import RevocationStoreUnavailable
+from flowauth.errors import RevocationStoreUnavailable
 from tokens.models import RevokeReason
 
 STORE_DOWN = _("Nothing was changed: the revocation store (Redis) is unavailable, so the user's sessions "

@@ -10,7 +10,7 @@ import time
 
 import redis
 
-from tokens.exceptions import AuthUnavailable
+from flowauth.errors import AuthUnavailable
 from tokens.revocation import get_redis
 
 logger = logging.getLogger("flowauth.profile_cache")

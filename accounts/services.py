@@ -10,7 +10,7 @@ from accounts import profile_cache
 from accounts.models import User, normalize_email
 from flowauth import metrics
 from tokens import events
-from tokens.exceptions import EmailTaken, InvalidCredentials
+from flowauth.errors import EmailTaken, InvalidCredentials
 from tokens.models import RevokeReason, Session
 from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for_user
 

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.serializers import EmailAddressField, PasswordField, ProfileSerializer
-from accounts.throttles import LoginEmailThrottle, LoginIPThrottle
+from flowauth.throttles import LoginEmailThrottle, LoginIPThrottle
 from flowauth.openapi import errors
 from tokens import cookies
 from tokens.authentication import DjangoSessionAuthentication

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from accounts import avatars, profile_cache, services
 from accounts.models import User
-from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordChangeThrottle, RegisterIPThrottle
+from flowauth.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordChangeThrottle, RegisterIPThrottle
 from accounts.serializers import (
     AuthResponseSerializer,
     AvatarSerializer,

@@ -1,8 +1,15 @@
-"""API.md's error codes: one exception class each, defined once."""
+"""FlowAuth's error codes (docs/api.md): one exception class each, defined once.
+
+Project-wide: both apps raise these, flowauth/exceptions.py shapes them into
+responses, and flowauth/openapi.py documents them from here.
+"""
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
+
+# The realm of every WWW-Authenticate challenge FlowAuth sends.
+REALM = "flowauth"
 
 
 class FlowAuthError(APIException):

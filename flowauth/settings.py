@@ -326,7 +326,7 @@ LOGGING = {
 
 # Abuse limits, fault handling, observability --------------------------------
 
-# Throttles (accounts/throttles.py): "<count>/<s|min|hour|day>", counted
+# Throttles (flowauth/throttles.py), every scope's rate here and only here: "<count>/<s|min|hour|day>", counted
 # atomically in Redis; every attempt counts, before the password is hashed.
 FLOWAUTH_THROTTLE_RATES = {
     "login_email": env.str("LOGIN_THROTTLE_RATE", default="5/min"),
@@ -335,7 +335,13 @@ FLOWAUTH_THROTTLE_RATES = {
     "password_user": env.str("LOGIN_THROTTLE_RATE", default="5/min"),
     "register_ip": env.str("REGISTER_THROTTLE_RATE", default="20/hour"),
     "refresh_ip": env.str("REFRESH_THROTTLE_RATE", default="120/min"),
+    # RFC 7009 / 7662 endpoints, per client IP.
+    "revoke": env.str("REVOKE_THROTTLE_RATE", default="30/min"),
+    "introspect": env.str("INTROSPECT_THROTTLE_RATE", default="600/min"),
 }
+
+# Seconds a client is told to wait (Retry-After) when authentication is unavailable (503).
+UNAVAILABLE_RETRY_AFTER = env.int("UNAVAILABLE_RETRY_AFTER", default=5)
 
 # A database that does not answer must cost seconds, not a worker.
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
@@ -388,5 +394,3 @@ REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append("tokens.authentication.D
 INTROSPECTION_CLIENTS = dict(
     pair.split(":", 1) for pair in env.list("INTROSPECTION_CLIENTS", default=[]) if ":" in pair
 )
-REVOKE_THROTTLE_RATE = env.str("REVOKE_THROTTLE_RATE", default="30/min")
-INTROSPECT_THROTTLE_RATE = env.str("INTROSPECT_THROTTLE_RATE", default="600/min")

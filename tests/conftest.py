@@ -34,7 +34,6 @@ RELAXED_RATE = "100000/min"
 def _relaxed_throttles(request, settings):
     if request.node.get_closest_marker("throttles") is None:
         settings.FLOWAUTH_THROTTLE_RATES = {scope: RELAXED_RATE for scope in django_settings.FLOWAUTH_THROTTLE_RATES}
-        settings.REVOKE_THROTTLE_RATE = settings.INTROSPECT_THROTTLE_RATE = RELAXED_RATE
 
 
 @pytest.fixture

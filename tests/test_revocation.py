@@ -132,7 +132,7 @@ def test_refresh_rows_hold_no_token_strings(api, session_tokens):
 
 def test_a_flush_during_a_rebuild_does_not_mark_the_cache_complete(db, redis_client, monkeypatch):
     from tokens import selectors
-    from tokens.exceptions import RevocationStoreUnavailable
+    from flowauth.errors import RevocationStoreUnavailable
 
     def flushing_revocations():
         redis_client.flushdb()  # what a FLUSHALL in the middle of the rebuild does
@@ -145,7 +145,7 @@ def test_a_flush_during_a_rebuild_does_not_mark_the_cache_complete(db, redis_cli
 
 
 def test_rebuilds_do_not_overlap(db, redis_client):
-    from tokens.exceptions import RevocationStoreUnavailable
+    from flowauth.errors import RevocationStoreUnavailable
 
     redis_client.set(revocation.REBUILD_LOCK_KEY, "another process")
     with pytest.raises(RevocationStoreUnavailable):

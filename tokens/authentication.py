@@ -15,7 +15,8 @@ from rest_framework_simplejwt.models import TokenUser
 from rest_framework.authentication import SessionAuthentication
 
 from tokens import cookies, jwt, revocation, selectors
-from tokens.exceptions import (
+from flowauth.errors import (
+    REALM,
     AuthUnavailable,
     RevocationStoreUnavailable,
     SessionRevoked,
@@ -27,7 +28,6 @@ from tokens.settings import token_settings
 logger = logging.getLogger("flowauth.auth")
 
 AUTH_SCHEME = b"bearer"
-REALM = "flowauth"
 
 
 class FlowAuthUser(TokenUser):

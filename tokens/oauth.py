@@ -12,7 +12,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from tokens import jwt, services
 from tokens.authentication import FlowAuthAuthentication
-from tokens.exceptions import FlowAuthError
+from flowauth.errors import FlowAuthError
 from tokens.models import RefreshToken, RevokeReason, Session
 from tokens.settings import token_settings
 

@@ -32,7 +32,7 @@ import redis
 from django.utils import timezone
 
 from flowauth import metrics
-from tokens.exceptions import RevocationStoreUnavailable
+from flowauth.errors import RevocationStoreUnavailable
 from tokens.redis_client import (  # noqa: F401  (server_epoch: part of the store's API)
     ServerState,
     get_redis,

@@ -25,7 +25,7 @@ from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from flowauth import metrics
 from tokens import events, jwt, revocation, selectors
-from tokens.exceptions import AuthUnavailable, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
+from flowauth.errors import AuthUnavailable, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
 from tokens.models import RefreshToken, RevokeReason, Session, UserCutoff
 from tokens.settings import token_settings
 
