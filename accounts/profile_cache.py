@@ -11,7 +11,7 @@ import time
 import redis
 
 from flowauth.errors import AuthUnavailable
-from tokens.revocation import get_redis
+from tokens.redis_client import get_redis
 
 logger = logging.getLogger("flowauth.profile_cache")
 

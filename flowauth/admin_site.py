@@ -6,12 +6,11 @@ the door. Over the limit the admin answers 429 with ``Retry-After``; with the
 throttle store down, 503: never unlimited attempts.
 """
 
-from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponse
 
 from flowauth.throttles import AdminLoginEmailThrottle, LoginIPThrottle, refuse_login_attempt
-from flowauth.errors import AuthUnavailable
+from flowauth.errors import AuthUnavailable, retry_after
 
 
 class FlowAuthAdminSite(admin.AdminSite):
@@ -21,7 +20,7 @@ class FlowAuthAdminSite(admin.AdminSite):
                 wait = refuse_login_attempt(request, [LoginIPThrottle(), AdminLoginEmailThrottle()])
             except AuthUnavailable:
                 return HttpResponse("Sign-in is temporarily unavailable; try again shortly.\n", status=503,
-                                    content_type="text/plain", headers={"Retry-After": str(settings.UNAVAILABLE_RETRY_AFTER)})
+                                    content_type="text/plain", headers={"Retry-After": str(retry_after())})
             if wait is not None:
                 return HttpResponse(f"Too many sign-in attempts; try again in {wait} seconds.\n", status=429,
                                     content_type="text/plain", headers={"Retry-After": str(wait)})

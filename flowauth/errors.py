@@ -12,6 +12,13 @@ from rest_framework.exceptions import APIException
 REALM = "flowauth"
 
 
+def retry_after() -> int:
+    """Seconds a 503 tells the client to wait: ``UNAVAILABLE_RETRY_AFTER``, 5 in a project that does not set it."""
+    from django.conf import settings
+
+    return int(getattr(settings, "UNAVAILABLE_RETRY_AFTER", 5))
+
+
 class FlowAuthError(APIException):
     """Base class; `bearer_error` marks refusals of a presented token (RFC 6750)."""
 

@@ -6,7 +6,6 @@ validation errors; every 401 carries RFC 6750's WWW-Authenticate.
 
 import logging
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, DataError, IntegrityError
 from django.http import Http404
@@ -15,6 +14,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from flowauth.errors import (
     REALM, AuthUnavailable, FlowAuthError, InvalidData, RequestTooLarge, RevocationStoreUnavailable, ServerError,
+    retry_after,
 )
 
 logger = logging.getLogger("flowauth.errors")
@@ -61,6 +61,6 @@ def exception_handler(exc, context):
     if getattr(exc, "oauth_error", None):  # RFC 6749 §5.2 members beside DRF's
         response.data.update(error=exc.oauth_error, error_description=response.data["detail"])
     if response.status_code == 503:
-        response["Retry-After"] = str(settings.UNAVAILABLE_RETRY_AFTER)
+        response["Retry-After"] = str(retry_after())
     response["Cache-Control"] = "no-store"
     return response

@@ -6,6 +6,7 @@ import json
 import jwt as pyjwt
 
 from accounts.models import User
+from tokens import redis_client as redis_client_module
 from tokens import revocation
 from tokens.settings import token_settings
 
@@ -13,13 +14,13 @@ PASSWORD = "correct horse battery staple"
 
 
 def redis():
-    return revocation.get_redis()
+    return redis_client_module.get_redis()
 
 
 def mark_cache_complete() -> None:
     client = redis()
     client.ping()
-    client.set(revocation.MARKER_KEY, revocation.server_epoch())
+    client.set(revocation.MARKER_KEY, redis_client_module.server_epoch())
 
 
 def make_user(email: str, password: str = PASSWORD, **extra) -> User:

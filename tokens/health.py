@@ -4,7 +4,7 @@ import redis
 from django.db import connection
 
 from flowauth.errors import RevocationStoreUnavailable
-from tokens import revocation, selectors
+from tokens import redis_client, revocation, selectors
 
 
 def redis_and_database(body: dict) -> bool:
@@ -21,7 +21,7 @@ def redis_and_database(body: dict) -> bool:
 def _redis_server():
     """The Redis server's state, read now (one INFO), or None when it does not answer."""
     try:
-        return revocation.refresh_server_state()
+        return redis_client.refresh_server_state()
     except redis.RedisError:
         return None
 

@@ -33,12 +33,11 @@ from django.utils import timezone
 
 from flowauth import metrics
 from flowauth.errors import RevocationStoreUnavailable
-from tokens.redis_client import (  # noqa: F401  (server_epoch: part of the store's API)
+from tokens.redis_client import (
     ServerState,
     get_redis,
     refresh_server_state,
     remember_server_state,
-    server_epoch,
     server_state,
 )
 from tokens.settings import token_settings
