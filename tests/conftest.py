@@ -70,3 +70,18 @@ def other_user(db):
 def session_tokens(api, user):
     """A logged-in session of ``user``: {'access': ..., 'refresh': ...}."""
     return helpers.login(api, user.email)
+
+
+@pytest.fixture
+def hasher_calls(monkeypatch):
+    """How many times a password reached the Argon2 hasher (verify, or encode: the dummy hash included)."""
+    from accounts import hashers
+
+    calls = []
+    for name in ("verify", "encode"):
+        original = getattr(hashers.FlowAuthArgon2PasswordHasher, name)
+        monkeypatch.setattr(
+            hashers.FlowAuthArgon2PasswordHasher, name,
+            lambda self, *a, _original=original, **k: calls.append(1) or _original(self, *a, **k),
+        )
+    return calls

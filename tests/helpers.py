@@ -2,8 +2,12 @@
 
 import base64
 import json
+import threading
+from collections.abc import Callable
 
 import jwt as pyjwt
+
+from django.db import connections
 
 from accounts.models import User
 from tokens import redis_client as redis_client_module
@@ -55,3 +59,34 @@ def b64(data) -> str:
 
 def error_code(response) -> str:
     return response.json().get("code")
+
+
+def burst(tasks: list[Callable[[], object]], *, timeout: float = 60) -> list:
+    """Run every task in its own thread, released together by one barrier.
+
+    The suite's one way to make a parallel burst (throttles, rotation races,
+    revocation races). Returns the results in order; an exception in any task
+    is re-raised here, in the test's thread. Each thread closes its own
+    database connections, which would otherwise outlive the test database.
+    """
+    barrier = threading.Barrier(len(tasks), timeout=timeout)
+    results: list = [None] * len(tasks)
+
+    def run(index: int, task: Callable[[], object]) -> None:
+        try:
+            barrier.wait()
+            results[index] = task()
+        except BaseException as exc:
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(tasks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
