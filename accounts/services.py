@@ -17,7 +17,7 @@ from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for
 logger = logging.getLogger("flowauth.auth")
 
 
-def user_register(*, email: str, password: str, username: str = "") -> User:
+def register_user(*, email: str, password: str, username: str = "") -> User:
     """Create an account; raises EmailTaken for an email already registered (any case)."""
     email = normalize_email(email)
     if User.objects.filter(email=email).exists():
@@ -31,7 +31,7 @@ def user_register(*, email: str, password: str, username: str = "") -> User:
     return user
 
 
-def user_authenticate(*, request, email: str, password: str) -> User:
+def authenticate_user(*, request, email: str, password: str) -> User:
     """Verify credentials. Unknown email, wrong password and inactive user are one answer.
 
     Django's ModelBackend runs the hasher for unknown emails too, so the
@@ -51,9 +51,9 @@ def user_authenticate(*, request, email: str, password: str) -> User:
     return user
 
 
-def user_login(*, request, email: str, password: str, client: ClientInfo) -> tuple[User, TokenPair]:
+def log_in_user(*, request, email: str, password: str, client: ClientInfo) -> tuple[User, TokenPair]:
     """Verify credentials and start a session; both outcomes are logged as auth events."""
-    user = user_authenticate(request=request, email=email, password=password)
+    user = authenticate_user(request=request, email=email, password=password)
     pair = issue_session(user, client=client)
     events.record(
         events.Kind.LOGIN_SUCCEEDED, user=user, session_id=pair.session.id,
@@ -63,7 +63,7 @@ def user_login(*, request, email: str, password: str, client: ClientInfo) -> tup
     return user, pair
 
 
-def user_update_profile(*, user: User, data: dict) -> User:
+def update_profile(*, user: User, data: dict) -> User:
     """Save profile fields; 503 with nothing written when the profile cache cannot be invalidated."""
     profile_cache.invalidate(user.pk)
     for field, value in data.items():
@@ -73,7 +73,7 @@ def user_update_profile(*, user: User, data: dict) -> User:
     return user
 
 
-def user_change_password(*, user: User, new_password: str, current_session_id: str, client: ClientInfo) -> TokenPair:
+def change_password(*, user: User, new_password: str, current_session_id: str, client: ClientInfo) -> TokenPair:
     """Set a new password and end every session of ``user``, this device's too.
 
     This device continues on a new session (same device name): the access
@@ -99,7 +99,7 @@ def user_change_password(*, user: User, new_password: str, current_session_id: s
     return pair
 
 
-def user_set_avatar(*, user: User, data: bytes, extension: str) -> User:
+def set_avatar(*, user: User, data: bytes, extension: str) -> User:
     """Store checked image bytes as the avatar; the previous file is deleted once replaced.
 
     As a profile update: 503 with nothing stored when the profile cache cannot be invalidated.

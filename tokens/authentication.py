@@ -9,7 +9,6 @@ import logging
 
 from rest_framework import HTTP_HEADER_ENCODING
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.models import TokenUser
 
 from rest_framework.authentication import SessionAuthentication
@@ -20,7 +19,6 @@ from flowauth.errors import (
     AuthUnavailable,
     RevocationStoreUnavailable,
     SessionRevoked,
-    TokenExpired,
     TokenInvalid,
 )
 from tokens.settings import token_settings
@@ -84,12 +82,7 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
         return parts[1]
 
     def get_validated_token(self, raw_token: bytes) -> jwt.AccessToken:
-        try:
-            token = jwt.AccessToken(raw_token)
-        except ExpiredTokenError as exc:
-            raise TokenExpired() from exc
-        except TokenError as exc:
-            raise TokenInvalid() from exc
+        token = jwt.decode(raw_token, jwt.AccessToken)
         if self.is_revoked(token):
             raise SessionRevoked()
         return token

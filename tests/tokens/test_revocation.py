@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from tokens import redis_client as redis_client_module
-from tokens import revocation
+from tokens import lifetimes, revocation
 from tokens.models import RefreshToken, RevokeReason, Session
 from tests.helpers import bearer, claims, error_code, login
 
@@ -39,7 +39,7 @@ def test_logout_writes_both_keys_with_ttls_covering_the_access_lifetime(api, ses
 def test_ttl_is_capped_by_the_session_end(db, redis_client, token_settings):
     token_settings(ACCESS_TOKEN_LIFETIME=900, REVOCATION_TTL_MARGIN=0)
     now = timezone.now()
-    entry = revocation.Revocation("s1", revoked_at=now, session_expires_at=now + timedelta(seconds=30))
+    entry = lifetimes.Revocation("s1", revoked_at=now, session_expires_at=now + timedelta(seconds=30))
     assert entry.ttl_seconds(now) == 30
     assert entry.ttl_seconds(now + timedelta(seconds=29, milliseconds=500)) == 1
     assert entry.ttl_seconds(now + timedelta(seconds=31)) == 0
