@@ -1,6 +1,7 @@
 """Account workflows. Views and admin call these; they hold no HTTP details."""
 
 import logging
+from collections.abc import Callable
 
 from django.contrib.auth import authenticate
 from django.core.files.base import ContentFile
@@ -110,5 +111,18 @@ def set_avatar(*, user: User, data: bytes, extension: str) -> User:
     user.save(update_fields=["avatar"])
     if old_name and old_name != user.avatar.name:
         user.avatar.storage.delete(old_name)
+    profile_cache.invalidate_after_write(user.pk)
+    return user
+
+
+def set_password_by_staff(*, save: Callable[[], User], actor) -> User:
+    """Staff set a user's password (the admin's form, whose ``save`` is passed in): every session of the user ends.
+
+    The password, the cut-off and the event land in one transaction.
+    """
+    with transaction.atomic():
+        user = save()
+        revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=actor)
+        events.record(events.Kind.PASSWORD_CHANGED, user=user, actor=actor, reason="admin")
     profile_cache.invalidate_after_write(user.pk)
     return user
