@@ -13,7 +13,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import mfa_views, services
 from accounts.serializers import EmailAddressField, PasswordField, ProfileSerializer
 from accounts.throttles import LoginEmailThrottle, LoginIPThrottle
 from flowauth.openapi import errors
@@ -68,6 +68,7 @@ class SessionLoginView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = services.user_authenticate(request=request, email=data["email"], password=data["password"])
+        mfa_views.session_second_step(request, user)  # 401 mfa_required for a user with a factor
         django_login(request._request, user)  # new session id and new CSRF token
         body = {"user": ProfileSerializer(user, context={"request": request}).data}
         return Response(body, headers=NO_STORE)

@@ -24,6 +24,8 @@ CODE_STATUS = {
     "throttled": 429,
     "auth_unavailable": 503,
 }
+# Second factors and step-up (docs/mfa.md).
+CODE_STATUS.update({"invalid_code": 400, "mfa_required": 401, "reauth_required": 403})
 ACCESS_CODES = ("not_authenticated", "token_expired", "token_invalid", "session_revoked", "auth_unavailable")
 
 _GENERIC = {
