@@ -10,7 +10,8 @@ from tokens.exceptions import ReauthRequired
 def is_recent(auth_time: int | None) -> bool:
     if type(auth_time) is not int:
         return False
-    return timezone.now().timestamp() - auth_time <= settings.REAUTH_MAX_AGE
+    # getattr: sibling services (ROLE "verifier") use this class without FlowAuth's settings module.
+    return timezone.now().timestamp() - auth_time <= getattr(settings, "REAUTH_MAX_AGE", 600)
 
 
 class RecentAuthentication(BasePermission):
@@ -22,5 +23,18 @@ class RecentAuthentication(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         if not is_recent(getattr(request.user, "auth_time", None)):
+            raise ReauthRequired()
+        return True
+
+
+class SecondFactor(BasePermission):
+    """The access token's ``amr`` names a second factor ("otp"); otherwise 403 ``reauth_required``.
+
+    For sibling services that demand one: the client then steps up with
+    ``POST /api/auth/reauth`` (password and code) and retries.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if "otp" not in getattr(request.user, "amr", []):
             raise ReauthRequired()
         return True
