@@ -59,7 +59,7 @@ class SessionLoginView(APIView):
     @extend_schema(
         request=SessionLoginRequestSerializer,
         responses={200: SessionLoginResponseSerializer,
-                   **errors(400, 403, "invalid_credentials", "throttled", "auth_unavailable")},
+                   **errors(400, 403, "invalid_credentials", "mfa_required", "throttled", "auth_unavailable")},
         tags=["browser"],
     )
     def post(self, request):

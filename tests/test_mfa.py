@@ -287,9 +287,13 @@ def test_cookie_mode_second_step_sets_cookies(api, user, clock):
     clock.shift(STEP)
     mfa_token = first_step(api, user.email)
     response = second_step(api, mfa_token, code_at(enrolled["secret"], timezone.now()), HTTP_X_AUTH_MODE="cookie")
+    from tokens import cookies
+
     assert response.status_code == 200
     body = response.json()
-    assert "access" not in body or not str(body.get("access", "")).startswith("ey")
+    assert "access" not in body and "refresh" not in body and "access_expires_at" in body
+    access = response.cookies[cookies.access_cookie_name()].value
+    assert claims(access)["amr"] == ["pwd", "otp"]
 
 
 # Step-up -------------------------------------------------------------------------
@@ -447,3 +451,28 @@ def test_second_step_failures_count_against_the_accounts_login_budget(api, user,
     assert statuses[:3] == [400, 400, 400] and statuses[3] == 429
     right = second_step(api, mfa_token, code_at(enrolled["secret"], timezone.now()))
     assert right.status_code == 429
+
+
+def test_adding_a_factor_ends_the_users_session_logins_too(api, user, clock):
+    from rest_framework.test import APIClient
+
+    browser = APIClient(enforce_csrf_checks=True)
+    csrf = browser.get("/api/auth/csrf").json()["csrf_token"]
+    assert browser.post("/api/session/login", {"email": user.email, "password": PASSWORD}, format="json",
+                        HTTP_X_CSRFTOKEN=csrf).status_code == 200
+    clock.shift(timedelta(seconds=1))
+    enrol(api, user.email)
+    csrf = browser.cookies["csrftoken"].value
+    response = browser.post("/api/session/logout", HTTP_X_CSRFTOKEN=csrf)
+    assert response.status_code in (401, 403), response.content  # the session login is gone
+
+
+def test_a_live_session_login_answers_logout_204(user, clock):
+    """The positive control of the test above: the same probe on a session login that was not ended."""
+    from rest_framework.test import APIClient
+
+    browser = APIClient(enforce_csrf_checks=True)
+    csrf = browser.get("/api/auth/csrf").json()["csrf_token"]
+    browser.post("/api/session/login", {"email": user.email, "password": PASSWORD}, format="json",
+                 HTTP_X_CSRFTOKEN=csrf)
+    assert browser.post("/api/session/logout", HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value).status_code == 204
