@@ -110,7 +110,8 @@ def confirm_enrolment(user: User, code, *, keep_session_id: str, client_ip: str 
 def regenerate_recovery_codes(user: User, *, session_id: str = "", client_ip: str | None = None) -> list[str] | None:
     """A new set of recovery codes (the old ones die); None when the user has no factor."""
     with transaction.atomic():
-        if not TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).exists():
+        # An UPDATE takes the device row's write lock on every backend: regenerations run one at a time.
+        if not TOTPDevice.objects.filter(user=user, confirmed=True).update(throttling_failure_count=0):
             return None
         codes = _new_recovery_codes(user)
         events.record(events.Kind.MFA_RECOVERY_CODES, user=user, actor=user, session_id=session_id,
