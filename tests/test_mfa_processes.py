@@ -99,3 +99,31 @@ def test_the_right_code_sent_twice_at_once_to_two_servers_starts_one_session():
         after = Session.objects.filter(user__email="twice@example.com").count()
         assert after - before == statuses.count(200)
         assert mfa.has_factor(Session.objects.filter(user__email="twice@example.com").first().user)
+
+
+def test_one_recovery_code_sent_at_once_to_two_servers_starts_one_session():
+    with gunicorn(workers=1, threads=8) as server_a, gunicorn(workers=1, threads=8) as server_b:
+        email = "recovery@example.com"
+        make_user(email)
+        tokens = httpx.post(f"{server_a}/api/auth/login", json={"email": email, "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {tokens['access']}"}
+        secret = httpx.post(f"{server_a}/api/auth/mfa/totp", headers=headers).json()["secret"]
+        codes = httpx.post(f"{server_a}/api/auth/mfa/totp/confirm", headers=headers,
+                           json={"code": pyotp.TOTP(secret).now()}).json()["recovery_codes"]
+        mfa_tokens = [httpx.post(f"{server_a}/api/auth/login", json={"email": email, "password": PASSWORD})
+                      .json()["mfa_token"] for _ in range(2)]
+        barrier = threading.Barrier(2)
+        results: list = [None, None]
+
+        def worker(index: int) -> None:
+            with httpx.Client(timeout=60) as client:
+                barrier.wait()
+                results[index] = client.post(f"{(server_a, server_b)[index]}/api/auth/login/mfa",
+                                             json={"mfa_token": mfa_tokens[index], "code": codes[0]})
+
+        pool = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        assert sorted(r.status_code for r in results) == [200, 400]
