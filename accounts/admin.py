@@ -9,6 +9,10 @@ from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext, gettext_lazy as _
 
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import mfa
 from accounts import services as account_services
 from accounts.models import User
 from tokens import services
@@ -56,17 +60,19 @@ class UserAdmin(RevokeActionsMixin, DjangoUserAdmin):
     form = FlowAuthUserChangeForm
     change_password_form = RevokingPasswordChangeForm
     ordering = ["email"]
-    list_display = ["email", "username", "is_active", "is_staff", "date_joined"]
+    list_display = ["email", "username", "is_active", "is_staff", "second_factor", "date_joined"]
     search_fields = ["email", "username"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("username", "first_name", "last_name", "avatar")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Second factor", {"fields": ("second_factor",)}),
     )
+    readonly_fields = ("second_factor",)
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
-    actions = ["revoke_all_sessions"]
-    revoke_actions = ("revoke_all_sessions",)
+    actions = ["revoke_all_sessions", "remove_second_factor"]
+    revoke_actions = ("revoke_all_sessions", "remove_second_factor")
 
     @admin.action(description=_("Revoke all sessions of selected users"), permissions=["revoke_session"])
     def revoke_all_sessions(self, request, queryset):
@@ -98,3 +104,29 @@ class UserAdmin(RevokeActionsMixin, DjangoUserAdmin):
         except RevocationStoreUnavailable:
             messages.error(request, STORE_DOWN)
             return HttpResponseRedirect(request.get_full_path())
+
+
+# Second factors (docs/mfa.md): staff see whether a user has one and can remove
+# it (the user's credentials end, an event is recorded), never its secret:
+# django-otp's own device admins (which show keys and QR codes) are removed.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
+
+
+@admin.display(description=_("Second factor"), boolean=True)
+def _second_factor(self, obj) -> bool:
+    return obj.pk is not None and mfa.has_factor(obj)
+
+
+@admin.action(description=_("Remove the second factor of selected users"), permissions=["revoke_session"])
+def _remove_second_factor(self, request, queryset):
+    def remove() -> int:
+        with transaction.atomic():
+            return sum(mfa.remove_factor(user, actor=request.user) for user in queryset)
+
+    self.run_revocation(request, remove, _("%(count)d second factor(s) removed; those users' sessions ended."))
+
+
+UserAdmin.second_factor = _second_factor
+UserAdmin.remove_second_factor = _remove_second_factor

@@ -7,11 +7,11 @@ from django.contrib.auth import authenticate
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from accounts import profile_cache
+from accounts import mfa, profile_cache
 from accounts.models import User, normalize_email
 from flowauth import metrics
 from tokens import events
-from flowauth.errors import EmailTaken, InvalidCredentials
+from flowauth.errors import EmailTaken, InvalidCredentials, MfaRequired
 from tokens.models import RevokeReason, Session
 from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for_user
 
@@ -53,15 +53,28 @@ def authenticate_user(*, request, email: str, password: str) -> User:
 
 
 def log_in_user(*, request, email: str, password: str, client: ClientInfo) -> tuple[User, TokenPair]:
-    """Verify credentials and start a session; both outcomes are logged as auth events."""
+    """Verify credentials and start a session; both outcomes are logged as auth events.
+
+    A user with a second factor gets no session yet: MfaRequired carries the
+    mfa_token for the second step (accounts/mfa.py), bound to this client.
+    """
     user = authenticate_user(request=request, email=email, password=password)
-    pair = issue_session(user, client=client)
+    if mfa.has_factor(user):
+        raise MfaRequired(mfa.start_second_step(
+            user, door=mfa.API, ip=client.ip_address, user_agent=client.user_agent, device_name=client.device_name,
+        ))
+    return user, start_login_session(user, client=client)
+
+
+def start_login_session(user: User, *, client: ClientInfo, amr: tuple[str, ...] = ("pwd",)) -> TokenPair:
+    """The session a finished login starts, recorded as ``login_succeeded``."""
+    pair = issue_session(user, client=client, amr=amr)
     events.record(
         events.Kind.LOGIN_SUCCEEDED, user=user, session_id=pair.session.id,
         ip_address=client.ip_address, user_agent=client.user_agent,
         details={"device_name": client.device_name} if client.device_name else None,
     )
-    return user, pair
+    return pair
 
 
 def update_profile(*, user: User, data: dict) -> User:

@@ -13,7 +13,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import mfa_views, services
 from accounts.serializers import EmailAddressField, PasswordField, ProfileSerializer
 from flowauth.throttles import LoginEmailThrottle, LoginIPThrottle
 from flowauth.openapi import errors
@@ -59,7 +59,7 @@ class SessionLoginView(APIView):
     @extend_schema(
         request=SessionLoginRequestSerializer,
         responses={200: SessionLoginResponseSerializer,
-                   **errors(400, 403, "invalid_credentials", "throttled", "auth_unavailable")},
+                   **errors(400, 403, "invalid_credentials", "mfa_required", "throttled", "auth_unavailable")},
         tags=["browser"],
     )
     def post(self, request):
@@ -68,6 +68,7 @@ class SessionLoginView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = services.authenticate_user(request=request, email=data["email"], password=data["password"])
+        mfa_views.session_second_step(request, user)  # 401 mfa_required for a user with a factor
         django_login(request._request, user)  # new session id and new CSRF token
         body = {"user": ProfileSerializer(user, context={"request": request}).data}
         return Response(body, headers=NO_STORE)

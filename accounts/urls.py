@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import session_views, views
+from accounts import mfa_views, session_views, views
 
 urlpatterns = [
     path("register", views.RegisterView.as_view(), name="register"),
@@ -11,4 +11,13 @@ urlpatterns = [
 urlpatterns += [
     path("profile/password", views.PasswordChangeView.as_view(), name="profile-password"),
     path("profile/avatar", views.AvatarView.as_view(), name="profile-avatar"),
+]
+# Second factors and step-up (docs/mfa.md).
+urlpatterns += [
+    path("mfa/totp", mfa_views.TotpView.as_view(), name="mfa-totp"),
+    path("mfa/totp/qr", mfa_views.TotpQrView.as_view(), name="mfa-totp-qr"),
+    path("mfa/totp/confirm", mfa_views.TotpConfirmView.as_view(), name="mfa-totp-confirm"),
+    path("mfa/recovery-codes", mfa_views.RecoveryCodesView.as_view(), name="mfa-recovery-codes"),
+    path("login/mfa", mfa_views.LoginMfaView.as_view(), name="login-mfa"),
+    path("reauth", mfa_views.ReauthView.as_view(), name="reauth"),
 ]

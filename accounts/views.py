@@ -48,7 +48,7 @@ class LoginView(APIView):
 
     @extend_schema(request=LoginSerializer, parameters=[cookie_mode_header()],
                    responses={200: AuthResponseSerializer,
-                              **errors(400, "invalid_credentials", "throttled", "auth_unavailable")})
+                              **errors(400, "invalid_credentials", "mfa_required", "throttled", "auth_unavailable")})
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

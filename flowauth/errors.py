@@ -123,3 +123,35 @@ class ServerError(FlowAuthError):
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     default_detail = _("Internal server error.")
     default_code = "server_error"
+
+
+# Second factors and step-up (docs/mfa.md) ----------------------------------
+
+
+class MfaRequired(FlowAuthError):
+    """The password was right; the account has a second factor: answer with the next step's token."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = _("A second factor is required: send a code with the mfa_token to the second step.")
+    default_code = "mfa_required"
+
+    def __init__(self, mfa_token: str):
+        super().__init__()
+        # Merged into the error body by flowauth.exceptions.exception_handler.
+        self.extra = {"mfa_token": mfa_token}
+
+
+class InvalidCode(FlowAuthError):
+    """A wrong, replayed, used or expired code, or a dead second-step token: one answer for every reason."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = _("The code is invalid or has expired.")
+    default_code = "invalid_code"
+
+
+class ReauthRequired(FlowAuthError):
+    """The operation needs an authentication more recent than REAUTH_MAX_AGE: POST /api/auth/reauth."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = _("This operation needs a recent sign-in: re-authenticate and retry.")
+    default_code = "reauth_required"

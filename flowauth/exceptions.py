@@ -51,6 +51,8 @@ def exception_handler(exc, context):
         return None
     if not isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, str):
         response.data = {"detail": str(exc.detail), "code": exc.detail.code}
+        if isinstance(getattr(exc, "extra", None), dict):  # mfa_required's mfa_token
+            response.data.update(exc.extra)
     if response.status_code == 401:
         header = f'Bearer realm="{REALM}"'
         if isinstance(exc, FlowAuthError) and exc.bearer_error:

@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",  # second factors (docs/mfa.md); before accounts: accounts/admin.py hides their admins
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "tokens",
 ]
@@ -394,3 +397,21 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=1_209_600)
 INTROSPECTION_CLIENTS = dict(
     pair.split(":", 1) for pair in env.list("INTROSPECTION_CLIENTS", default=[]) if ":" in pair
 )
+
+# Second factors and step-up (docs/mfa.md) ----------------------------------
+# "Recent" authentication for sensitive operations: auth_time within this many seconds.
+REAUTH_MAX_AGE = env.int("REAUTH_MAX_AGE", default=600)
+# Staff cannot use the admin without a confirmed second factor.
+MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=not DEBUG)
+# The second step of a login: how long its mfa_token lives and how many codes it may try.
+MFA_TOKEN_LIFETIME = env.int("MFA_TOKEN_LIFETIME", default=300)
+MFA_TOKEN_MAX_TRIES = 5
+# The authenticator app's label; codes are RFC 6238 defaults (SHA-1, 6 digits, 30 s).
+OTP_TOTP_ISSUER = env.str("MFA_ISSUER", default="FlowAuth")
+# django-otp's per-device back-off is replaced by the mfa_token's tries and the
+# per-account login throttle (atomic, shared by every server): a guesser cannot
+# lock the owner out of a device for hours.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# One step of clock skew either way, and no drift learning from a guess.
+OTP_TOTP_SYNC = False

@@ -36,6 +36,13 @@ def _relaxed_throttles(request, settings):
         settings.FLOWAUTH_THROTTLE_RATES = {scope: RELAXED_RATE for scope in django_settings.FLOWAUTH_THROTTLE_RATES}
 
 
+@pytest.fixture(autouse=True)
+def _staff_mfa_off(request, settings):
+    """Staff reach the admin without a second factor, except in tests marked ``staff_mfa``."""
+    if request.node.get_closest_marker("staff_mfa") is None:
+        settings.MFA_REQUIRED_FOR_STAFF = False
+
+
 @pytest.fixture
 def token_settings(settings):
     """Override FlowAuth token settings for one test: token_settings(REFRESH_GRACE_SECONDS=2)."""

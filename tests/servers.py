@@ -41,6 +41,8 @@ def server_env(**extra) -> dict:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CONN_MAX_AGE": "0",
         "LOG_LEVEL": "WARNING",
+        # As tests/conftest.py does in-process: staff reach the admin without a factor unless a test says so.
+        "MFA_REQUIRED_FOR_STAFF": "0",
         # Relaxed unless a test passes its own rates (tests/flowauth/test_throttling.py does).
         **{name: "100000/min" for name in (
             "LOGIN_THROTTLE_RATE", "LOGIN_IP_THROTTLE_RATE", "REGISTER_THROTTLE_RATE",

@@ -39,6 +39,17 @@ class FlowAuthUser(TokenUser):
     def refresh_jti(self) -> str:
         return self.token[jwt.PARENT_CLAIM]
 
+    @property
+    def auth_time(self) -> int | None:
+        """When the user last proved who they are (epoch seconds); None on tokens from before it was stamped."""
+        value = self.token.payload.get(jwt.AUTH_TIME_CLAIM)
+        return value if type(value) is int else None
+
+    @property
+    def amr(self) -> list[str]:
+        value = self.token.payload.get(jwt.AMR_CLAIM)
+        return [m for m in value if isinstance(m, str)] if isinstance(value, list) else []
+
 
 class FlowAuthAuthentication(JWTStatelessUserAuthentication):
     """Bearer header first; then the access cookie of cookie mode.

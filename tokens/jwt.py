@@ -29,6 +29,10 @@ PARENT_CLAIM = "refresh_jti"
 # one started in the same second before it does not.
 SESSION_START_CLAIM = "sst"
 TOKEN_TYPE_CLAIM = "token_type"
+# OpenID Connect's names: when the user last proved who they are (epoch seconds)
+# and how (RFC 8176: "pwd", "otp"). Sibling services read them to demand a factor.
+AUTH_TIME_CLAIM = "auth_time"
+AMR_CLAIM = "amr"
 
 # Compact JWS only: three base64url segments, nothing else (no JWE, no JSON form).
 _COMPACT_JWS = re.compile(rb"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
@@ -194,13 +198,15 @@ def epoch_micros(moment: datetime) -> int:
 
 
 def encode_access(*, user_id, session_id: str, refresh_jti: str, session_start: datetime, now: datetime,
-                  not_after: datetime) -> tuple[str, datetime]:
+                  not_after: datetime, auth_time: datetime | None = None,
+                  amr: tuple[str, ...] = ("pwd",)) -> tuple[str, datetime]:
     """Sign a fresh access token; it never outlives ``not_after`` (the session's end)."""
     token = AccessToken()
     expires_at = min(now + token_settings.ACCESS_TOKEN_LIFETIME, not_after)
     token.payload.update(
         {USER_ID_CLAIM: str(user_id), SESSION_CLAIM: session_id, PARENT_CLAIM: refresh_jti,
-         SESSION_START_CLAIM: epoch_micros(session_start), "iat": _epoch(now), "exp": _epoch(expires_at)}
+         SESSION_START_CLAIM: epoch_micros(session_start), "iat": _epoch(now), "exp": _epoch(expires_at),
+         AUTH_TIME_CLAIM: _epoch(auth_time or session_start), AMR_CLAIM: list(amr)}
     )
     return str(token), expires_at
 

@@ -26,6 +26,7 @@ class RevokeReason(models.TextChoices):
     ADMIN = "admin", "Revoked by staff"
     DEACTIVATION = "deactivation", "User deactivated or deleted"
     REVOKE_ENDPOINT = "revoke_endpoint", "Revoked through /revoke"
+    MFA_CHANGED = "mfa_changed", "Second factor added or removed"
 
 
 class SessionQuerySet(models.QuerySet):
@@ -48,6 +49,11 @@ class Session(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # When the user last proved who they are in this session (login, /reauth) and
+    # how (RFC 8176 values, space-separated): every access token carries both, and
+    # rotation copies them, so refreshing never makes an old authentication recent.
+    auth_time = models.DateTimeField(null=True, blank=True)
+    amr = models.CharField(max_length=32, blank=True, default="pwd")
 
     objects = SessionQuerySet.as_manager()
 
@@ -111,6 +117,11 @@ class AuthEventKind(models.TextChoices):
     SESSION_REVOKED = "session_revoked", "Session revoked"
     PASSWORD_CHANGED = "password_changed", "Password changed"
     LOGOUT = "logout", "Logout"
+    MFA_ENABLED = "mfa_enabled", "Second factor added"
+    MFA_DISABLED = "mfa_disabled", "Second factor removed"
+    MFA_RECOVERY_CODES = "mfa_recovery_codes", "Recovery codes regenerated"
+    MFA_FAILED = "mfa_failed", "Second factor code refused"
+    REAUTHENTICATED = "reauthenticated", "Re-authenticated (step-up)"
 
 
 class AuthEvent(models.Model):

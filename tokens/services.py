@@ -58,6 +58,8 @@ def _pair(row: RefreshToken, session: Session, now: datetime) -> TokenPair:
     access, access_exp = jwt.encode_access(
         user_id=row.user_id, session_id=session.id, refresh_jti=row.jti, session_start=session.created_at,
         now=now, not_after=session_end(session),
+        # From the session row: a refresh carries the login's (or the last /reauth's) time and methods.
+        auth_time=session.auth_time, amr=tuple(session.amr.split()) or ("pwd",),
     )
     return TokenPair(access, refresh, session, access_exp, row.expires_at)
 
@@ -90,13 +92,17 @@ def session_start_after_cutoff(user_id, now: datetime) -> datetime:
     return cutoff.not_before + timedelta(microseconds=1)
 
 
-def issue_session(user, *, client: ClientInfo = ClientInfo()) -> TokenPair:
-    """Start a session (a refresh-token family) for ``user`` and return its first pair."""
+def issue_session(user, *, client: ClientInfo = ClientInfo(), amr: tuple[str, ...] = ("pwd",)) -> TokenPair:
+    """Start a session (a refresh-token family) for ``user`` and return its first pair.
+
+    ``amr`` says how the user proved who they are (``("pwd", "otp")`` after a second factor).
+    """
     with transaction.atomic():
         now = session_start_after_cutoff(user.pk, timezone.now())
         session = Session.objects.create(
             user=user, device_name=client.device_name[:100], user_agent=client.user_agent[:400],
             ip_address=client.ip_address, created_at=now, last_used_at=now,
+            auth_time=now, amr=" ".join(amr),
             expires_at=now.replace(microsecond=0) + token_settings.SESSION_MAX_AGE,
         )
         row = _new_refresh_row(session, now)
@@ -303,3 +309,24 @@ def end_access_of_inactive_users() -> int:
         .values_list("user_id", flat=True).distinct()
     )
     return end_access_for_users(user_ids, reason=RevokeReason.DEACTIVATION)
+
+
+def reauthenticate_session(session_id: str, user_id, *, amr: tuple[str, ...]) -> TokenPair:
+    """Step-up: the same session with a fresh ``auth_time``; its live refresh token is superseded.
+
+    The superseded refresh token answers within the grace window like any
+    rotated one (with the new pair); access tokens issued before keep their
+    old ``auth_time`` and are not "recent".
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Session.objects.filter(
+            pk=session_id, user_id=user_id, revoked_at__isnull=True, expires_at__gt=now
+        ).update(last_used_at=now, auth_time=now, amr=" ".join(amr))
+        if not claimed:
+            raise SessionRevoked()
+        session = Session.objects.get(pk=session_id)
+        live = RefreshToken.objects.filter(session=session, used_at__isnull=True, is_revoked=False).first()
+        won = live is not None and RefreshToken.objects.filter(pk=live.pk, used_at__isnull=True).update(used_at=now)
+        row = _new_refresh_row(session, now, replaces=live if won else None)
+    return _pair(row, session, now)

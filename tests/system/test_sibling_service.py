@@ -116,3 +116,28 @@ def test_a_verifier_fetches_its_jwks_at_start_up_and_only_over_https(settings):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "JWKS_URL must be an https:// URL" in result.stderr
+
+
+@pytest.mark.live_server_process
+@pytest.mark.django_db(transaction=True)
+def test_the_sibling_reads_amr_and_auth_time_to_demand_a_second_factor(settings):
+    import pyotp
+
+    user = make_user("payouts@example.com")
+    with gunicorn(**_flowauth_env()) as flowauth, gunicorn(workers=1, threads=2, **_sibling_env(settings)) as sibling:
+        tokens = httpx.post(f"{flowauth}/api/auth/login", json={"email": user.email, "password": PASSWORD}).json()
+        auth = {"Authorization": f"Bearer {tokens['access']}"}
+        refused = httpx.get(f"{sibling}/payouts", headers=auth)
+        assert refused.status_code == 403 and refused.json()["code"] == "reauth_required"
+        secret = httpx.post(f"{flowauth}/api/auth/mfa/totp", headers=auth).json()["secret"]
+        confirmed = httpx.post(f"{flowauth}/api/auth/mfa/totp/confirm", headers=auth,
+                               json={"code": pyotp.TOTP(secret).now()})
+        assert confirmed.status_code == 200
+        import time
+
+        stepped = httpx.post(f"{flowauth}/api/auth/reauth", headers=auth,
+                             json={"password": PASSWORD, "code": pyotp.TOTP(secret).at(time.time() + 30)})
+        assert stepped.status_code == 200, stepped.text
+        ok = httpx.get(f"{sibling}/payouts", headers={"Authorization": f"Bearer {stepped.json()['access']}"})
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["amr"] == ["pwd", "otp"] and isinstance(ok.json()["auth_time"], int)
