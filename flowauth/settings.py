@@ -104,6 +104,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so test server processes share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+# A persistent connection is checked before a request reuses it: after a database failover
+# the next request reconnects (multi-host DATABASE_URL, target_session_attrs=read-write).
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # MariaDB / MySQL (requirements/mysql.txt: mysqlclient) ---------------------
