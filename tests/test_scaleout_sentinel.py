@@ -16,7 +16,7 @@ import time
 import httpx
 import pytest
 
-from tests.helpers import make_user
+from tests.helpers import PASSWORD, make_user
 from tests.redis_sentinel import binaries_available, sentinel_group, wait_for
 from tests.scaleout_servers import gunicorn_logging_to
 from tokens import revocation, services
@@ -107,7 +107,7 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
     first, lagging, rest = order[:15], order[15:15 + UNREPLICATED], order[15 + UNREPLICATED:SESSIONS - 10]
     keep = order[SESSIONS - 10:]  # never logged out: they must work again after the failover
 
-    with sentinel_group(tmp_path) as group, gunicorn_logging_to(tmp_path / "gunicorn.log", REDIS_URL=group.url) as base, \
+    with sentinel_group(tmp_path) as group, gunicorn_logging_to(tmp_path / "gunicorn.log", REDIS_URL=group.url, COOKIE_SECURE=0) as base, \
             httpx.Client(base_url=base, timeout=10) as client, Traffic(base, pairs) as traffic:
         for index in first:
             assert traffic.logout(client, index) == 204
@@ -154,6 +154,21 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
             assert (response.status_code, response.json()["code"]) == (401, "session_revoked"), index
         for index in keep:
             assert client.get("/api/auth/whoami", headers=_bearer(pairs[index].access)).status_code == 200
+
+        # The other Redis uses follow the promoted replica too: the login throttle, the profile
+        # cache, and a Django session login (its session lives in the Django cache).
+        with httpx.Client(base_url=base, timeout=10) as browser:
+            login = browser.post("/api/auth/login", json={"email": users[0].email, "password": PASSWORD})
+            assert login.status_code == 200, login.text
+            assert browser.get("/api/auth/profile", headers=_bearer(login.json()["access"])).status_code == 200
+            csrf = {"X-CSRFToken": browser.get("/api/auth/csrf").json()["csrf_token"]}
+            assert browser.post("/api/session/login", json={"email": users[1].email, "password": PASSWORD},
+                                headers=csrf).status_code == 200
+            assert browser.get("/api/auth/profile").status_code == 200
+            assert promoted.keys("flowauth:profile:*") and promoted.keys("flowauth:cache:*")
+            csrf = {"X-CSRFToken": browser.cookies["csrftoken"]}  # login rotated it
+            assert browser.post("/api/session/logout", json={}, headers=csrf).status_code == 204
+            assert browser.get("/api/auth/profile").status_code in (401, 403)
 
     accepted = traffic.accepted_after_logout()
     assert accepted == []
