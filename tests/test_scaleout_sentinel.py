@@ -155,6 +155,28 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
         for index in keep:
             assert client.get("/api/auth/whoami", headers=_bearer(pairs[index].access)).status_code == 200
 
+        # Steady state on the new primary: one MGET per authenticated request, and the Sentinels
+        # are not asked again (they are asked once per new connection, not per request).
+        traffic.stop.set()
+        for thread in traffic.threads:
+            thread.join(timeout=30)
+
+        def calls(node, command):
+            return int(node.client().info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
+
+        mgets, asked = calls(group.replica, "mget"), sum(calls(node, "sentinel") for node in group.sentinels)
+        for _ in range(50):
+            assert client.get("/api/auth/whoami", headers=_bearer(pairs[keep[1]].access)).status_code == 200
+        assert calls(group.replica, "mget") - mgets == 50
+        assert sum(calls(node, "sentinel") for node in group.sentinels) == asked
+
+        # The health check reads the current primary's state; a flush there is rebuilt from the database.
+        assert client.get("/api/auth/health").json()["status"] == "ok"
+        promoted.flushall()
+        for index in lagging:
+            response = client.get("/api/auth/whoami", headers=_bearer(pairs[index].access))
+            assert (response.status_code, response.json()["code"]) == (401, "session_revoked")
+
         # The other Redis uses follow the promoted replica too: the login throttle, the profile
         # cache, and a Django session login (its session lives in the Django cache).
         with httpx.Client(base_url=base, timeout=10) as browser:
