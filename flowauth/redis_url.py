@@ -12,7 +12,7 @@ then talks to whichever server the Sentinels name as primary now, and reads
 only from it: never from a replica, which may lag behind a revocation.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -28,9 +28,10 @@ class SentinelURL:
     service: str
     db: int = 0
     username: str | None = None
-    password: str | None = None
+    # Never in a repr: a traceback's frame variables or a log line would show it.
+    password: str | None = field(default=None, repr=False)
     sentinel_username: str | None = None
-    sentinel_password: str | None = None
+    sentinel_password: str | None = field(default=None, repr=False)
 
     def django_redis_location(self) -> str:
         """The URL django-redis' SentinelConnectionFactory reads: the host part names the service."""
