@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from flowauth import embedded_redis
+from flowauth import embedded_redis, redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -112,6 +112,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so test server processes share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+# A persistent connection is checked before a request reuses it: after a database failover
+# the next request reconnects (multi-host DATABASE_URL, target_session_attrs=read-write).
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # MariaDB / MySQL (requirements/mysql.txt: mysqlclient) ---------------------
@@ -165,6 +168,17 @@ CACHES = {
         },
     }
 }
+# A Sentinel-managed primary (REDIS_URL=redis+sentinel://...; docs/scaling.md): the cache,
+# throttles and sessions follow the primary the Sentinels name. DefaultClient, not
+# django-redis' SentinelClient: that one reads from replicas, which may lag behind a logout.
+if redis_url.is_sentinel(REDIS_URL):
+    _sentinel = redis_url.parse(REDIS_URL)
+    CACHES["default"]["LOCATION"] = _sentinel.django_redis_location()
+    CACHES["default"]["OPTIONS"].update({
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": list(_sentinel.sentinels),
+        "SENTINEL_KWARGS": _sentinel.sentinel_kwargs(REDIS_SOCKET_TIMEOUT),
+    })
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 
 # Authentication ---------------------------------------------------------

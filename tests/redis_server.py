@@ -66,7 +66,7 @@ class ThrowawayRedis:
     def epoch(self) -> str:
         """What FlowAuth's completeness marker holds after a rebuild on this server."""
         info = self.client().info()
-        return f"{info['run_id']}:{info['evicted_keys']}"
+        return f"{info['run_id']}:{info['master_replid']}:{info['evicted_keys']}"
 
 
 @contextmanager

@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass, field
 
 import redis
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
+from flowauth import redis_url
 from tokens.settings import token_settings
 
 
@@ -25,6 +27,9 @@ class ServerState:
     evicted_keys: int
     maxmemory: int
     policy: str
+    # The replication id: a replica promoted to primary takes a new one, and so does a
+    # primary demoted and promoted again (its data then came from another server).
+    replid: str = ""
     read_at: float = field(default_factory=time.monotonic, compare=False)
 
     def age(self) -> float:
@@ -33,12 +38,13 @@ class ServerState:
     @classmethod
     def from_info(cls, info: dict) -> "ServerState":
         return cls(str(info.get("run_id", "")), int(info.get("evicted_keys", 0)),
-                   int(info.get("maxmemory", 0)), str(info.get("maxmemory_policy", "noeviction")))
+                   int(info.get("maxmemory", 0)), str(info.get("maxmemory_policy", "noeviction")),
+                   str(info.get("master_replid", "")))
 
     @property
     def epoch(self) -> str:
         """What the marker must hold: a restart, failover or eviction since the rebuild changes it."""
-        return f"{self.run_id}:{self.evicted_keys}"
+        return f"{self.run_id}:{self.replid}:{self.evicted_keys}"
 
     @property
     def may_evict(self) -> bool:
@@ -49,6 +55,10 @@ class ServerState:
 # The state of each Redis server this process is connected to, by address:
 # read on every new connection, and again by every rebuild and health check.
 _servers: dict[tuple, ServerState] = {}
+
+
+def _sentinel_address(service: str) -> tuple:
+    return ("sentinel", service)
 
 
 def _address(path, host, port) -> tuple:
@@ -69,6 +79,10 @@ def _read_server_state(connection) -> None:
     address = _address(getattr(connection, "path", None), getattr(connection, "host", None),
                        getattr(connection, "port", None))
     _servers[address] = state
+    service = getattr(getattr(connection, "connection_pool", None), "service_name", None)
+    if service is not None:
+        # Sentinel: the pool has no fixed address; its state is the primary it last connected to.
+        _servers[_sentinel_address(service)] = state
 
 
 _clients: dict[tuple, redis.Redis] = {}
@@ -83,7 +97,9 @@ def get_redis() -> redis.Redis:
     if client is None:
         with _clients_lock:
             client = _clients.get(key)
-            if client is None:
+            if client is None and redis_url.is_sentinel(url):
+                client = _clients[key] = _sentinel_client(redis_url.parse(url), timeout)
+            elif client is None:
                 pool = redis.ConnectionPool.from_url(
                     url, socket_timeout=timeout, socket_connect_timeout=timeout,
                     retry_on_timeout=False, health_check_interval=30, decode_responses=True,
@@ -93,7 +109,21 @@ def get_redis() -> redis.Redis:
     return client
 
 
+def _sentinel_client(config: redis_url.SentinelURL, timeout: float) -> redis.Redis:
+    """The Sentinels' current primary: every new connection asks them where it is, reads only go there."""
+    sentinel = Sentinel(list(config.sentinels), sentinel_kwargs=config.sentinel_kwargs(timeout))
+    pool = SentinelConnectionPool(
+        config.service, sentinel, connection_class=SentinelManagedConnection, is_master=True,
+        redis_connect_func=_read_server_state,
+        socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False,
+        health_check_interval=30, decode_responses=True, **config.server_kwargs(),
+    )
+    return redis.Redis(connection_pool=pool)
+
+
 def _client_address(client: redis.Redis) -> tuple:
+    if isinstance(client.connection_pool, SentinelConnectionPool):
+        return _sentinel_address(client.connection_pool.service_name)
     params = client.connection_pool.connection_kwargs
     return _address(params.get("path"), params.get("host"), params.get("port"))
 

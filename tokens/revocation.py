@@ -6,7 +6,8 @@ consults. This module owns every revocation key name and TTL rule.
 Completeness: a Redis that lost data (flush, restart without persistence,
 restart from an old snapshot, failover to a lagging replica, eviction) must
 not be trusted. The marker key holds the epoch of the cache's last rebuild:
-the server's ``run_id`` and its ``evicted_keys`` count. Each new connection
+the server's ``run_id``, its replication id (``master_replid``: new on a
+promotion) and its ``evicted_keys`` count. Each new connection
 reads the server's current state (a restarted or different server always
 means new connections), and the one MGET per request reads the marker
 beside the revocation keys: a missing marker, or one of another epoch,

@@ -1,0 +1,108 @@
+"""``REDIS_URL`` for a Sentinel-managed primary: ``redis+sentinel://``.
+
+    redis+sentinel://[[user]:password@]host:port[,host:port...]/service[/db][?sentinel_password=...]
+
+The hosts are the Sentinels (26379 when a port is left out), ``service`` is
+the name they monitor (``sentinel monitor <service> ...``), ``db`` the
+database number (0). The user and password, when given, are the Redis
+servers' (primary and replicas); ``sentinel_password`` (and
+``sentinel_username``), when the Sentinels require their own. Every Redis use
+(revocation store, throttles, profile cache, Django sessions, health check)
+then talks to whichever server the Sentinels name as primary now, and reads
+only from it: never from a replica, which may lag behind a revocation.
+"""
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+SCHEME = "redis+sentinel"
+DEFAULT_SENTINEL_PORT = 26379
+_QUERY_KEYS = {"sentinel_password", "sentinel_username"}
+
+
+@dataclass(frozen=True)
+class SentinelURL:
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str | None = None
+    # Never in a repr: a traceback's frame variables or a log line would show it.
+    password: str | None = field(default=None, repr=False)
+    sentinel_username: str | None = None
+    sentinel_password: str | None = field(default=None, repr=False)
+
+    def django_redis_location(self) -> str:
+        """The URL django-redis' SentinelConnectionFactory reads: the host part names the service."""
+        auth = ""
+        if self.password is not None or self.username is not None:
+            auth = f"{quote(self.username or '', safe='')}:{quote(self.password or '', safe='')}@"
+        return f"redis://{auth}{quote(self.service, safe='')}/{self.db}"
+
+    def sentinel_kwargs(self, timeout: float) -> dict:
+        kwargs: dict = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        if self.sentinel_password is not None:
+            kwargs["password"] = self.sentinel_password
+        if self.sentinel_username is not None:
+            kwargs["username"] = self.sentinel_username
+        return kwargs
+
+    def server_kwargs(self) -> dict:
+        kwargs: dict = {"db": self.db}
+        if self.password is not None:
+            kwargs["password"] = self.password
+        if self.username is not None:
+            kwargs["username"] = self.username
+        return kwargs
+
+
+def is_sentinel(url: str) -> bool:
+    return url.split("://", 1)[0].lower() == SCHEME
+
+
+def parse(url: str) -> SentinelURL:
+    """Parse a ``redis+sentinel://`` URL; ImproperlyConfigured, naming the part at fault, otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != SCHEME:
+        raise ImproperlyConfigured(f"REDIS_URL: expected {SCHEME}://")
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    username = password = None
+    if userinfo:
+        user, has_password, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if has_password else None
+    sentinels = tuple(_host_port(item) for item in hostlist.split(",") if item.strip())
+    if not sentinels:
+        raise ImproperlyConfigured("REDIS_URL: a redis+sentinel:// URL names at least one Sentinel host:port")
+    path = [unquote(piece) for piece in parts.path.split("/") if piece]
+    if not path or len(path) > 2:
+        raise ImproperlyConfigured("REDIS_URL: redis+sentinel://hosts/<service>[/<db>]")
+    db = 0
+    if len(path) == 2:
+        if not path[1].isdigit():
+            raise ImproperlyConfigured("REDIS_URL: the database after the service name must be a number")
+        db = int(path[1])
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = set(query) - _QUERY_KEYS
+    if unknown:
+        raise ImproperlyConfigured(f"REDIS_URL: unknown redis+sentinel option(s): {', '.join(sorted(unknown))}")
+    return SentinelURL(
+        sentinels=sentinels, service=path[0], db=db, username=username, password=password,
+        sentinel_username=query.get("sentinel_username", [None])[-1],
+        sentinel_password=query.get("sentinel_password", [None])[-1],
+    )
+
+
+def _host_port(item: str) -> tuple[str, int]:
+    item = item.strip()
+    if item.startswith("["):  # [::1]:26379
+        host, _, rest = item[1:].partition("]")
+        port = rest.lstrip(":")
+    else:
+        host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+    if not host:
+        raise ImproperlyConfigured("REDIS_URL: a Sentinel host is empty")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ImproperlyConfigured("REDIS_URL: a Sentinel port must be a number from 1 to 65535")
+    return host, int(port) if port else DEFAULT_SENTINEL_PORT
