@@ -169,7 +169,9 @@ def test_killed_tracking_connection_clears_the_map_and_reconnects(alice, redis_c
     assert killed
     # The revocation written while no tracking connection is there must not be missed.
     redis_client.set(revocation.session_key(sid(tokens["access"])), "1", ex=60)
-    select.select([cache.conn.sock], [], [], 1.0)
+    conn = cache.conn
+    if conn is not None:
+        select.select([conn.sock], [], [], 1.0)  # the end of file arrives
     assert verdict(tokens["access"]) is True
     assert cache.conn is None and cache.entries == {}
     clock.offset += local_cache.RECONNECT_DELAY + 0.01
@@ -209,6 +211,18 @@ def test_a_burst_larger_than_a_socket_buffer_leaves_no_stale_entry(alice, redis_
     local_cache.published(redis_client)
     for _ in range(50):  # the drain is bounded per request; each request still refuses
         assert verdict(tokens["access"]) is True
+
+
+def test_an_idle_process_keeps_draining_so_writers_never_wait_for_it(alice, redis_client):
+    _, tokens = alice
+    cache = warm(tokens["access"])  # then no request comes: only its pump thread reads
+    for batch in range(20):
+        pipe = redis_client.pipeline(transaction=False)
+        for n in range(5_000):
+            pipe.set(revocation.session_key(f"idle-{batch}-{n:05d}-" + "x" * 40), "1", ex=30)
+        pipe.execute()
+        assert local_cache.published(redis_client), f"batch {batch}: the idle reader's pushes stayed in Redis"
+    assert cache.conn is not None
 
 
 def test_a_partial_frame_clears_the_map(alice):

@@ -22,6 +22,7 @@ See docs/revocation-fast-path.md for the protocol and its guarantee. In short:
 
 import logging
 import os
+import select
 import threading
 import time
 
@@ -57,6 +58,44 @@ class LocalCache:
         self.last_ping = float("-inf")
         self.lease_from = float("-inf")  # send time of the PING the last PONG answered
         self.hits = self.misses = 0
+        self.closed = False
+        self.pump_pid = None  # the process whose pump thread runs (threads do not survive fork)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+
+    # --- the pump: drains and heartbeats while no request comes --------------
+
+    def _ensure_pump(self) -> None:
+        """A daemon thread per process that drains the socket as pushes arrive.
+
+        Without it an idle process would leave its invalidations queued in
+        Redis, and every writer would wait a lease for it (``published()``).
+        """
+        if self.pump_pid == os.getpid():
+            return
+        self.pump_pid = os.getpid()
+        threading.Thread(target=self._pump, name="flowauth-rv-tracking", daemon=True).start()
+
+    def _pump(self) -> None:
+        pid = os.getpid()
+        while not self.closed and self.pump_pid == pid:
+            conn = self.conn
+            if conn is not None:
+                try:
+                    select.select([conn.sock], [], [], token_settings.REVOCATION_HEARTBEAT)
+                except (OSError, ValueError):
+                    pass  # closed under us: the poll below notices
+            else:
+                time.sleep(token_settings.REVOCATION_HEARTBEAT)
+            with self.lock:
+                if self.closed:
+                    return
+                self._poll(_monotonic())
 
     # --- connection ------------------------------------------------------
 
@@ -147,6 +186,7 @@ class LocalCache:
         """(verdict or None, token to pass to ``store``; None = do not store)."""
         now = _monotonic()
         with self.lock:
+            self._ensure_pump()
             self._poll(now)
             if self.conn is None:
                 return None, None
@@ -198,6 +238,8 @@ def get() -> LocalCache | None:
         with _cache_lock:
             cache = _cache
             if cache is None or cache.url != token_settings.REDIS_URL:
+                if cache is not None:
+                    cache.close()
                 cache = _cache = LocalCache(token_settings.REDIS_URL)
     return cache
 
@@ -206,12 +248,12 @@ def reset() -> None:
     """Forget this process's cache (tests; settings changes)."""
     global _cache
     with _cache_lock:
-        if _cache is not None and _cache.conn is not None:
-            _cache.conn.close()
+        if _cache is not None:
+            _cache.close()
         _cache = None
 
 
-def published(client: redis.Redis) -> None:
+def published(client: redis.Redis) -> bool:
     """After revocation writes, before answering: their invalidations have left Redis for every reader.
 
     Redis queues an invalidation for each tracking connection while it runs
@@ -221,14 +263,16 @@ def published(client: redis.Redis) -> None:
     loop, or a slow reader) is waited for, at most one lease: a reader that
     has not read it by then also has no PONG sent after the write, and its
     lease has run out. Runs whether or not this process uses the cache:
-    other processes may.
+    other processes may. Returns whether every push had left (False: waited a lease).
     """
     deadline = _monotonic() + token_settings.REVOCATION_LEASE
     while True:
         pending = [c for c in client.client_list()
                    if c.get("name") == tracking.CLIENT_NAME and _has_output(c)]
-        if not pending or _monotonic() >= deadline:
-            return
+        if not pending:
+            return True
+        if _monotonic() >= deadline:
+            return False  # a reader that has not read them has no lease left either
         time.sleep(0.001)
 
 
