@@ -347,3 +347,19 @@ def test_restarted_redis_clears_the_map_and_refuses_from_the_database(alice, own
         pass
     assert cache.entries == {}
     assert verdict(tokens["access"]) is True  # the marker was missing: rebuilt from the database
+
+
+def test_a_warm_request_sends_no_command_to_redis_but_heartbeats(api, alice, redis_client, django_assert_num_queries):
+    _, tokens = alice
+    warm(tokens["access"])
+    assert api.get(WHOAMI, **bearer(tokens["access"])).status_code == 200
+
+    def calls():
+        return {name: value["calls"] for name, value in redis_client.info("commandstats").items()}
+
+    before = calls()
+    with django_assert_num_queries(0):
+        assert api.get(WHOAMI, **bearer(tokens["access"])).status_code == 200
+    after = calls()
+    delta = {name for name in after if after[name] != before.get(name, 0)}
+    assert delta <= {"cmdstat_info", "cmdstat_ping"}, delta  # the measurement itself, the heartbeat
