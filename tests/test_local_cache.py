@@ -145,7 +145,7 @@ def test_a_key_written_by_another_client_drops_the_entry(alice, redis_client):
     assert cached(cache, tokens["access"]) is True
 
 
-def test_flushall_clears_the_map_and_the_cache_is_rebuilt(alice, redis_client):
+def test_a_flush_clears_the_map_and_the_cache_is_rebuilt(alice, redis_client):
     user, tokens = alice
     cache = warm(tokens["access"])
     services.revoke_all_for_user(user, reason=RevokeReason.LOGOUT_ALL)
