@@ -85,11 +85,11 @@ def _measure(count: int) -> dict:
     from django.db import connection
 
     from accounts.models import User
-    from tokens import revocation, services
+    from tokens import redis_client, revocation, services
     from tokens.models import Session
 
     call_command("migrate", verbosity=0)
-    client = revocation.get_redis()
+    client = redis_client.get_redis()
     for _ in range(50):
         try:
             client.ping()

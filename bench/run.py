@@ -1,6 +1,7 @@
 """FlowAuth against what its users would pick instead, side by side in one run.
 
     make bench          # = .venv/bin/python bench/run.py; about ten minutes
+    BENCH_ONLY="authenticated GET" BENCH_SECONDS=5 BENCH_ROUNDS=3 make bench   # that scenario only; prints ratios
     BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_WORKERS=2 BENCH_THREADS=4 make bench
 
 One gunicorn server hosts every side (FlowAuth's endpoints, and one probe
@@ -26,6 +27,7 @@ from bench.fixtures import simplejwt_refresh  # noqa: E402
 CHAINS = 4  # concurrent refresh chains, one wrk connection each
 # FlowAuth's class with the revocation check removed: what the one Redis round trip costs.
 DIAGNOSTIC = "diagnostic: FlowAuth without its Redis check"
+ROUND_TRIP = "FlowAuth, local cache off (MGET every request)"
 
 
 @dataclass
@@ -76,6 +78,7 @@ def sides() -> dict[str, list[Side]]:
             Side("simplejwt JWTAuthentication", "/bench/simplejwt", "get", lambda: [f"Bearer {simplejwt_token}"]),
             Side("DRF TokenAuthentication", "/bench/drf-token", "get", lambda: [f"Token {drf_key}"]),
             Side(DIAGNOSTIC, "/bench/flowauth-without-check", "get", lambda: [f"Bearer {flowauth_access}"]),
+            Side(ROUND_TRIP, "/bench/flowauth-round-trip", "get", lambda: [f"Bearer {flowauth_access}"]),
         ],
         "profile": [
             Side("FlowAuth (profile cache warm)", "/api/auth/profile", "get", lambda: [f"Bearer {flowauth_access}"]),
@@ -123,6 +126,14 @@ def median_rps(runs: list[dict]) -> float:
     return statistics.median(run["rps"] for run in runs)
 
 
+def print_ratios(scenario: dict) -> None:
+    """Each side's median req/s over the floor's: what BENCH_ONLY prints instead of the full report."""
+    floor = median_rps(scenario["simplejwt stateless (floor)"]) if "simplejwt stateless (floor)" in scenario else None
+    for name, runs in scenario.items():
+        ratio = f"  {median_rps(runs) / floor:.3f}x of the floor" if floor else ""
+        print(f"{name:<48} {median_rps(runs):>9.1f} req/s{ratio}", flush=True)
+
+
 def main() -> None:
     harness.WORK.mkdir(parents=True, exist_ok=True)
     harness.wrk_binary()
@@ -149,6 +160,13 @@ def main() -> None:
         results.environment = environment(config, database, bench_redis, database_url)
         print("per-request costs (in-process)", flush=True)
         results.costs = costs.measure(bench_redis, EMAIL, PASSWORD)
+        only = os.environ.get("BENCH_ONLY", "")
+        if only:
+            with harness.gunicorn(env, workers=config.workers, threads=config.threads) as base:
+                print(only, flush=True)
+                scenario = compare(base, sides()[only], config)
+            print_ratios(scenario)
+            return
         with harness.gunicorn(env, workers=config.workers, threads=config.threads) as base:
             for name, group in sides().items():
                 print(name, flush=True)

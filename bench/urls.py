@@ -8,6 +8,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication, JWTStatel
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.serializers import ProfileSerializer
+from tokens import jwt, revocation
 from tokens.authentication import FlowAuthAuthentication
 
 
@@ -25,6 +26,15 @@ class WithoutRevocationCheck(FlowAuthAuthentication):
         return False
 
 
+class RoundTripEveryRequest(FlowAuthAuthentication):
+    """FlowAuth's check as with REVOCATION_LOCAL_CACHE off: one Redis MGET on every request."""
+
+    def is_revoked(self, token) -> bool:
+        return revocation._read_verdict(
+            session_id=token[jwt.SESSION_CLAIM], refresh_jti=token[jwt.PARENT_CLAIM],
+            user_id=token[jwt.USER_ID_CLAIM], session_start=token.payload.get(jwt.SESSION_START_CLAIM, 0))
+
+
 class DatabaseProfileView(APIView):
     """The profile as a simplejwt project serves it without a cache: the user row, serialized."""
 
@@ -39,6 +49,7 @@ urlpatterns = [
     # The project's default classes: FlowAuthAuthentication first.
     path("bench/flowauth", ProbeView.as_view()),
     path("bench/flowauth-without-check", ProbeView.as_view(authentication_classes=[WithoutRevocationCheck])),
+    path("bench/flowauth-round-trip", ProbeView.as_view(authentication_classes=[RoundTripEveryRequest])),
     path("bench/stateless", ProbeView.as_view(authentication_classes=[JWTStatelessUserAuthentication])),
     path("bench/simplejwt", ProbeView.as_view(authentication_classes=[JWTAuthentication])),
     path("bench/drf-token", ProbeView.as_view(authentication_classes=[TokenAuthentication])),

@@ -214,6 +214,12 @@ FLOWAUTH_TOKENS = {
     or hashlib.sha256(b"flowauth-jwt:" + SECRET_KEY.encode()).hexdigest(),
     "REDIS_URL": REDIS_URL,
     "REDIS_SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+    # Local revocation verdict cache kept by Redis invalidation pushes (docs/revocation-fast-path.md).
+    "REVOCATION_LOCAL_CACHE": env.bool("REVOCATION_LOCAL_CACHE", default=True),
+    "REVOCATION_STRICT": env.bool("REVOCATION_STRICT", default=False),
+    "REVOCATION_LEASE": env.float("REVOCATION_LEASE", default=0.5),
+    "REVOCATION_HEARTBEAT": env.float("REVOCATION_HEARTBEAT", default=0.1),
+    "REVOCATION_LOCAL_CACHE_MAX_AGE": env.float("REVOCATION_LOCAL_CACHE_MAX_AGE", default=1.0),
 }
 if FLOWAUTH_TOKENS["REVOCATION_FAILURE_MODE"] not in ("closed", "database"):
     raise ImproperlyConfigured("REVOCATION_FAILURE_MODE must be 'closed' or 'database'")

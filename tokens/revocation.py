@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from flowauth import metrics
 from flowauth.errors import RevocationStoreUnavailable
-from tokens import selectors
+from tokens import local_cache, selectors
 from tokens.redis_client import (
     ServerState,
     get_redis,
@@ -73,6 +73,33 @@ def _unavailable(exc: Exception) -> RevocationStoreUnavailable:
 
 
 def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start: int) -> bool:
+    """The verdict: from this process's local cache when it holds one, else one round trip.
+
+    See tokens/local_cache.py; with the cache off (or distrusted) this is
+    exactly ``_read_verdict``.
+    """
+    cache = local_cache.get()
+    if cache is None:
+        return _read_verdict(session_id=session_id, refresh_jti=refresh_jti, user_id=user_id,
+                             session_start=session_start)
+    state = server_state()
+    key = (session_id, refresh_jti, user_id, session_start)
+    verdict, token = cache.lookup(key)
+    if verdict is not None and state is not None and state.age() <= token_settings.SERVER_STATE_MAX_AGE:
+        _LOCAL_HITS.inc()
+        return verdict
+    _REDIS_READS.inc()
+    revoked = _read_verdict(session_id=session_id, refresh_jti=refresh_jti, user_id=user_id,
+                            session_start=session_start)
+    cache.store(key, revoked, token, (session_key(session_id), refresh_key(refresh_jti), cutoff_key(user_id)))
+    return revoked
+
+
+_LOCAL_HITS = metrics.REVOCATION_VERDICTS.labels(source="local")
+_REDIS_READS = metrics.REVOCATION_VERDICTS.labels(source="redis")
+
+
+def _read_verdict(*, session_id: str, refresh_jti: str, user_id: str, session_start: int) -> bool:
     """One round trip: the marker and the three keys that could refuse the token.
 
     The session's key, its parent refresh token's key and the user's
@@ -160,6 +187,7 @@ def write(revocations: Iterable[Revocation], *, cutoffs: Iterable[Cutoff] = (), 
         return 0
     try:
         pipe.execute()
+        local_cache.published(get_redis())
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
     return written
@@ -211,6 +239,7 @@ def rebuild() -> int:
             raise
         # Evictions during the rebuild change the epoch: the next check rebuilds again.
         finished = client.eval(_FINISH_REBUILD, 2, REBUILD_LOCK_KEY, MARKER_KEY, lock_token, state.epoch)
+        local_cache.published(client)
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
     if not finished:

@@ -43,6 +43,12 @@ DEFAULTS = {
     # "issuer" (FlowAuth, owns the database) or "verifier" (a sibling service:
     # no database; an incomplete revocation cache answers 503 instead of rebuilding).
     "ROLE": "issuer",
+    # The local verdict cache (tokens/local_cache.py, docs/revocation-fast-path.md).
+    "REVOCATION_LOCAL_CACHE": True,
+    "REVOCATION_STRICT": False,  # on: no local cache, one round trip on every request
+    "REVOCATION_LEASE": 0.5,  # seconds a PONG keeps the map trusted
+    "REVOCATION_HEARTBEAT": 0.1,  # seconds between PINGs on the tracking connection
+    "REVOCATION_LOCAL_CACHE_MAX_AGE": 1.0,  # seconds one verdict is kept
 }
 
 _DURATIONS = {"ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_MAX_AGE", "REFRESH_GRACE_SECONDS"}

@@ -122,8 +122,9 @@ def test_future_iat_is_refused(api, session_tokens):
 
 
 def test_an_authenticated_request_costs_one_redis_command_and_no_query(
-    api, session_tokens, redis_client, django_assert_num_queries
+    api, session_tokens, redis_client, django_assert_num_queries, token_settings
 ):
+    token_settings(REVOCATION_LOCAL_CACHE=False)  # with it, see tests/tokens/test_local_cache.py
     api.get(WHOAMI, **bearer(session_tokens["access"]))  # warm the connection pool
 
     def calls():

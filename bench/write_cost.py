@@ -1,0 +1,64 @@
+"""What a revocation write costs with and without the step that waits for its invalidations to leave Redis.
+
+    DEBUG=0 SECRET_KEY=... .venv/bin/python bench/write_cost.py     # embedded Redis, or REDIS_URL
+
+Each sample is one ``revocation.write`` of one session (two keys), with two
+tracking connections open as two readers would have. Prints p50/p99 in us.
+"""
+
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowauth.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.utils import timezone  # noqa: E402
+
+from flowauth import embedded_redis  # noqa: E402
+from tokens import lifetimes, local_cache, revocation  # noqa: E402
+from tokens.settings import token_settings  # noqa: E402
+
+SAMPLES = int(os.environ.get("BENCH_WRITES", "2000"))
+
+
+def sample(published) -> list[float]:
+    original = local_cache.published
+    local_cache.published = published
+    try:
+        now = timezone.now()
+        times = []
+        for n in range(SAMPLES):
+            entry = lifetimes.Revocation(f"bench-write-{n}", now, now + timedelta(hours=1), f"jti-{n}")
+            started = time.perf_counter()
+            revocation.write([entry], now=now)
+            times.append((time.perf_counter() - started) * 1e6)
+        return times
+    finally:
+        local_cache.published = original
+
+
+def main() -> None:
+    if not os.environ.get("REDIS_URL"):
+        embedded_redis.ensure_running()
+    readers = [local_cache.LocalCache(token_settings.REDIS_URL) for _ in range(2)]
+    for reader in readers:
+        reader.lookup(("warm", "", "", 0))  # connects and starts its pump thread
+    try:
+        for name, step in (("write only", lambda client: None), ("write + published()", local_cache.published)):
+            times = sorted(sample(step))
+            print(f"{name:<22} p50 {statistics.median(times):7.0f} us  p99 {times[int(len(times) * 0.99)]:7.0f} us")
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The local verdict cache across server processes: a revocation through one is refused by another next request.
+
+Server B has the verdict in its map (it answered the same token just
+before); the revocation goes through server A, or through this process;
+B's very next answer must be 401, in every iteration, under concurrent load.
+"""
+
+import threading
+
+import httpx
+import pytest
+
+from tests.helpers import make_user
+from tests.servers import gunicorn
+from tokens import services
+from tokens.models import RevokeReason
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process]
+
+ITERATIONS = 200
+
+
+def local_hits(base: str) -> float:
+    text = httpx.get(f"{base}/metrics").text
+    for line in text.splitlines():
+        if line.startswith('flowauth_revocation_verdicts_total{source="local"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def whoami(client: httpx.Client, base: str, access: str) -> int:
+    return client.get(f"{base}/api/auth/whoami", headers={"Authorization": f"Bearer {access}"}).status_code
+
+
+@pytest.mark.timeout(900)  # a few hundred real round trips on a shared machine
+def test_revoked_through_one_process_is_refused_by_another_that_had_it_cached(redis_client):
+    user = make_user("alice@example.com")
+    bystander = services.issue_session(make_user("bob@example.com")).access
+    stop = threading.Event()
+    load_errors = []
+
+    with gunicorn(workers=1, threads=4) as a, gunicorn(workers=1, threads=4) as b:
+        def load():
+            with httpx.Client(timeout=30) as client:
+                while not stop.is_set():
+                    if whoami(client, b, bystander) != 200:
+                        load_errors.append("bystander refused")
+
+        loaders = [threading.Thread(target=load) for _ in range(2)]
+        for thread in loaders:
+            thread.start()
+        accepted = []
+        try:
+            with httpx.Client(timeout=30) as client:
+                for n in range(ITERATIONS):
+                    pair = services.issue_session(user)
+                    for _ in range(3):
+                        assert whoami(client, b, pair.access) == 200
+                    if n % 3 == 0:
+                        response = client.post(f"{a}/api/auth/logout", json={"refresh": pair.refresh},
+                                               headers={"Authorization": f"Bearer {pair.access}"})
+                        assert response.status_code == 204, response.text
+                    elif n % 3 == 1:
+                        services.revoke_session(pair.session, reason=RevokeReason.ADMIN)
+                    else:
+                        services.revoke_all_for_user(user, reason=RevokeReason.ADMIN)  # the per-user cut-off
+                    if whoami(client, b, pair.access) != 401:
+                        accepted.append(n)
+            hits = local_hits(b)
+        finally:
+            stop.set()
+            for thread in loaders:
+                thread.join()
+    assert accepted == []
+    assert load_errors == []
+    assert hits >= ITERATIONS, "server B did not answer from its map: the test proved nothing"
+
+
+def test_flushed_redis_is_rebuilt_before_another_process_answers_from_its_map(redis_client):
+    user = make_user("alice@example.com")
+    with gunicorn(workers=1, threads=2) as b, httpx.Client(timeout=30) as client:
+        pair = services.issue_session(user)
+        for _ in range(3):
+            assert whoami(client, b, pair.access) == 200
+        services.revoke_session(pair.session, reason=RevokeReason.ADMIN)
+        redis_client.flushdb()  # this run's database only: the revocation now lives only in the database
+        assert whoami(client, b, pair.access) == 401

@@ -1,0 +1,367 @@
+"""The local verdict cache on a real Redis: every write that ends access reaches it before the next request.
+
+Time (the lease, the entries' age) moves through tokens.local_cache._monotonic.
+"""
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import time
+from datetime import timedelta
+
+import pytest
+import redis as redis_lib
+from django.utils import timezone
+
+from tests.helpers import PASSWORD, bearer, claims, login, make_user
+from tests.servers import free_port
+from tokens import jwt, lifetimes, local_cache, revocation, services, tracking
+from flowauth.errors import RevocationStoreUnavailable
+from tokens.models import RevokeReason, Session
+
+WHOAMI = "/api/auth/whoami"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    local_cache.reset()
+    yield
+    local_cache.reset()
+
+
+class Clock:
+    def __init__(self):
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    moved = Clock()
+    monkeypatch.setattr(local_cache, "_monotonic", moved)
+    return moved
+
+
+def wait_for_lease(cache: local_cache.LocalCache, attempts: int = 200) -> None:
+    """Poll until a PONG has arrived (bounded by select, not by sleeping)."""
+    for _ in range(attempts):
+        cache.lookup(("warm", "", "", 0))
+        if cache.conn is not None and cache.lease_from > float("-inf"):
+            return
+        if cache.conn is not None:
+            select.select([cache.conn.sock], [], [], 0.05)
+    raise AssertionError("no PONG on the tracking connection")
+
+
+def cache_key(access: str) -> tuple:
+    c = claims(access)
+    return (c[jwt.SESSION_CLAIM], c[jwt.PARENT_CLAIM], c[jwt.USER_ID_CLAIM], c.get(jwt.SESSION_START_CLAIM, 0))
+
+
+def sid(access: str) -> str:
+    return claims(access)[jwt.SESSION_CLAIM]
+
+
+def verdict(access: str) -> bool:
+    session_id, refresh_jti, user_id, session_start = cache_key(access)
+    return revocation.is_revoked(session_id=session_id, refresh_jti=refresh_jti, user_id=user_id,
+                                 session_start=session_start)
+
+
+def cached(cache, access: str):
+    entry = cache.entries.get(cache_key(access))
+    return None if entry is None else entry[0]
+
+
+def warm(access: str) -> local_cache.LocalCache:
+    cache = local_cache.get()
+    wait_for_lease(cache)
+    assert verdict(access) is False
+    assert cached(cache, access) is False, "the verdict was not stored"
+    hits = cache.hits
+    assert verdict(access) is False
+    assert cache.hits == hits + 1, "the second check did not come from the map"
+    return cache
+
+
+@pytest.fixture
+def alice(db, api):
+    user = make_user("alice@example.com")
+    return user, login(api, user.email)
+
+
+def test_logout_through_the_api_is_refused_next_request_from_the_map(api, alice):
+    _, tokens = alice
+    warm(tokens["access"])
+    assert api.get(WHOAMI, **bearer(tokens["access"])).status_code == 200
+    assert api.post("/api/auth/logout", {"refresh": tokens["refresh"]}, format="json",
+                    **bearer(tokens["access"])).status_code in (200, 204)
+    assert api.get(WHOAMI, **bearer(tokens["access"])).status_code == 401
+
+
+@pytest.mark.parametrize("end", ["session", "all", "others", "password", "deactivate", "reuse"])
+def test_every_way_of_ending_access_drops_cached_verdicts(api, alice, end, token_settings):
+    user, tokens = alice
+    token_settings(REFRESH_GRACE_SECONDS=0)  # a replay is reuse at once
+    second = login(api, user.email)
+    cache = warm(tokens["access"])
+    warm(second["access"])
+    session = Session.objects.get(pk=sid(tokens["access"]))
+    if end == "session":
+        services.revoke_session(session, reason=RevokeReason.LOGOUT)
+    elif end == "all":
+        services.revoke_all_for_user(user, reason=RevokeReason.LOGOUT_ALL)
+    elif end == "others":
+        services.revoke_all_for_user(user, reason=RevokeReason.LOGOUT_OTHERS,
+                                     keep=Session.objects.get(pk=sid(second["access"])))
+    elif end == "password":
+        response = api.put("/api/auth/profile/password", {"current_password": PASSWORD,
+                                                          "new_password": "an entirely new passphrase 42"},
+                           format="json", **bearer(second["access"]))
+        assert response.status_code == 200, response.content
+    elif end == "deactivate":
+        user.is_active = False
+        user.save()
+        services.end_access_of_inactive_users()
+    elif end == "reuse":
+        assert api.post("/api/auth/refresh", {"refresh": tokens["refresh"]}, format="json").status_code == 200
+        assert api.post("/api/auth/refresh", {"refresh": tokens["refresh"]}, format="json").status_code == 401
+    assert verdict(tokens["access"]) is True
+    assert cache.hits >= 2
+    if end in ("all", "password", "deactivate"):  # a password change starts a new session
+        assert verdict(second["access"]) is True, "the user's cut-off must drop every session's verdict"
+    if end == "others":
+        assert verdict(second["access"]) is False
+
+
+def test_a_key_written_by_another_client_drops_the_entry(alice, redis_client):
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    redis_client.set(revocation.session_key(sid(tokens["access"])), "1", ex=60)
+    local_cache.published(redis_client)
+    assert verdict(tokens["access"]) is True
+    assert cached(cache, tokens["access"]) is True
+
+
+def test_a_flush_clears_the_map_and_the_cache_is_rebuilt(alice, redis_client):
+    user, tokens = alice
+    cache = warm(tokens["access"])
+    services.revoke_all_for_user(user, reason=RevokeReason.LOGOUT_ALL)
+    assert verdict(tokens["access"]) is True
+    redis_client.flushdb()
+    local_cache.published(redis_client)
+    cache.lookup(("poll", "", "", 0))
+    assert cache.entries == {}
+    assert verdict(tokens["access"]) is True  # rebuilt from the database
+    assert redis_client.get(revocation.MARKER_KEY)
+
+
+def test_killed_tracking_connection_clears_the_map_and_reconnects(alice, redis_client, clock):
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    killed = False
+    for client in redis_client.client_list():
+        if client.get("name") == tracking.CLIENT_NAME:
+            redis_client.execute_command("CLIENT", "KILL", "ID", client["id"])
+            killed = True
+    assert killed
+    # The revocation written while no tracking connection is there must not be missed.
+    redis_client.set(revocation.session_key(sid(tokens["access"])), "1", ex=60)
+    conn = cache.conn
+    if conn is not None:
+        select.select([conn.sock], [], [], 1.0)  # the end of file arrives
+    assert verdict(tokens["access"]) is True
+    assert cache.conn is None and cache.entries == {}
+    clock.offset += local_cache.RECONNECT_DELAY + 0.01
+    wait_for_lease(cache)
+    assert verdict(tokens["access"]) is True
+
+
+def test_no_pong_within_the_lease_means_no_use_of_the_map(alice, clock):
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    cache.conn.send_ping = lambda: None  # heartbeats stop leaving: as if the link were cut
+    clock.offset += 0.6
+    hits = cache.hits
+    assert verdict(tokens["access"]) is False
+    assert cache.hits == hits, "the map was used after its lease ran out"
+
+
+def test_entries_expire_after_their_max_age(alice, clock, token_settings):
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    hits = cache.hits
+    # the lease is refreshed by a real PONG; only the entry is made old
+    key = cache_key(tokens["access"])
+    cache.entries[key] = (False, cache.entries[key][1] - 1.5)
+    verdict(tokens["access"])
+    assert cache.hits == hits
+
+
+def test_a_burst_larger_than_a_socket_buffer_leaves_no_stale_entry(alice, redis_client):
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    pipe = redis_client.pipeline(transaction=False)
+    for n in range(30_000):
+        pipe.set(revocation.session_key(f"burst-{n:06d}-" + "x" * 40), "1", ex=30)
+    pipe.set(revocation.session_key(sid(tokens["access"])), "1", ex=30)
+    pipe.execute()
+    local_cache.published(redis_client)
+    for _ in range(50):  # the drain is bounded per request; each request still refuses
+        assert verdict(tokens["access"]) is True
+
+
+def test_an_idle_process_keeps_draining_so_writers_never_wait_for_it(alice, redis_client):
+    _, tokens = alice
+    cache = warm(tokens["access"])  # then no request comes: only its pump thread reads
+    for batch in range(20):
+        pipe = redis_client.pipeline(transaction=False)
+        for n in range(5_000):
+            pipe.set(revocation.session_key(f"idle-{batch}-{n:05d}-" + "x" * 40), "1", ex=30)
+        pipe.execute()
+        assert local_cache.published(redis_client), f"batch {batch}: the idle reader's pushes stayed in Redis"
+    assert cache.conn is not None
+
+
+def test_a_partial_frame_clears_the_map(alice):
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    mine, theirs = socket.socketpair()
+    cache.conn.close()
+    cache.conn.sock = mine
+    mine.setblocking(False)
+    theirs.sendall(b">2\r\n$10\r\ninvalidate\r\n*1\r\n$20\r\nflowauth:rv:s:ab")
+    cache.lookup(("poll", "", "", 0))
+    assert cache.entries == {}
+    theirs.close()
+    cache.lookup(("poll", "", "", 0))
+    assert cache.conn is None  # end of file
+
+
+@pytest.mark.parametrize("frame", [b"-ERR boom\r\n", b":1\r\n", b"?junk\r\n", b"+PONG\r\n"])
+def test_anything_unexpected_drops_the_connection(alice, frame):
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    mine, theirs = socket.socketpair()
+    cache.conn.close()
+    cache.conn.sock, cache.pings = mine, []
+    mine.setblocking(False)
+    theirs.sendall(frame)
+    cache.lookup(("poll", "", "", 0))
+    assert cache.conn is None and cache.entries == {}
+    theirs.close()
+
+
+@pytest.mark.parametrize("setting", [{"REVOCATION_LOCAL_CACHE": False}, {"REVOCATION_STRICT": True},
+                                     {"REDIS_URL": "rediss://127.0.0.1:6380/0"}])
+def test_settings_turn_the_cache_off(token_settings, setting):
+    token_settings(**setting)
+    assert local_cache.get() is None
+
+
+def test_verifier_role_uses_the_same_cache(alice, token_settings):
+    _, tokens = alice
+    token_settings(ROLE="verifier")
+    cache = warm(tokens["access"])
+    now = timezone.now()
+    revocation.write([lifetimes.Revocation(sid(tokens["access"]), now, now + timedelta(hours=1))])
+    assert verdict(tokens["access"]) is True
+    assert cache.hits >= 1
+
+
+def test_parser_reads_every_resp3_type():
+    frames = [(b"+OK\r\n", "OK"), (b":-3\r\n", -3), (b"_\r\n", None), (b"#t\r\n", True), (b"$-1\r\n", None),
+              (b"$3\r\nabc\r\n", "abc"), (b"*2\r\n:1\r\n$1\r\nx\r\n", [1, "x"]), (b"%1\r\n+a\r\n:2\r\n", ["a", 2]),
+              (b">2\r\n$10\r\ninvalidate\r\n_\r\n", ("push", ["invalidate", None])),
+              (b"|1\r\n+k\r\n+v\r\n+real\r\n", "real"), (b"-ERR x\r\n", ("error", "ERR x"))]
+    for raw, value in frames:
+        assert tracking.parse(raw) == (value, len(raw))
+        for cut in range(1, len(raw)):
+            with pytest.raises(tracking.Incomplete):
+                tracking.parse(raw[:cut])
+
+
+# --- a Redis server of this test's own: hung (SIGSTOP) and restarted -------------------
+
+
+@pytest.fixture
+def own_redis(tmp_path, token_settings):
+    port = free_port()
+
+    def start():
+        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", str(tmp_path)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis_lib.Redis(port=port, decode_responses=True)
+        for _ in range(500):
+            try:
+                client.ping()
+                break
+            except redis_lib.ConnectionError:
+                select.select([], [], [], 0.01)
+        return proc
+
+    procs = [start()]
+    token_settings(REDIS_URL=f"redis://127.0.0.1:{port}/0", REDIS_SOCKET_TIMEOUT=0.3)
+
+    def restart():
+        procs[0].kill()
+        procs[0].wait()
+        procs[0] = start()
+
+    yield restart, procs
+    for proc in procs:
+        try:
+            os.kill(proc.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        proc.kill()
+        proc.wait()
+
+
+def test_hung_redis_fails_closed_within_the_lease(alice, own_redis, clock):
+    _, tokens = alice
+    revocation.rebuild()
+    cache = warm(tokens["access"])
+    _, procs = own_redis
+    os.kill(procs[0].pid, signal.SIGSTOP)
+    clock.offset += 0.6
+    with pytest.raises(RevocationStoreUnavailable):
+        verdict(tokens["access"])
+    os.kill(procs[0].pid, signal.SIGCONT)
+    assert cache is local_cache.get()
+
+
+def test_restarted_redis_clears_the_map_and_refuses_from_the_database(alice, own_redis, clock):
+    user, tokens = alice
+    revocation.rebuild()
+    cache = warm(tokens["access"])
+    restart, _ = own_redis
+    restart()  # an empty server: the revocation below lives only in the database now
+    Session.objects.filter(pk=sid(tokens["access"])).update(revoked_at=timezone.now())
+    try:
+        verdict(tokens["access"])  # the old pool connection may fail once
+    except RevocationStoreUnavailable:
+        pass
+    assert cache.entries == {}
+    assert verdict(tokens["access"]) is True  # the marker was missing: rebuilt from the database
+
+
+def test_a_warm_request_sends_no_command_to_redis_but_heartbeats(api, alice, redis_client, django_assert_num_queries):
+    _, tokens = alice
+    warm(tokens["access"])
+    assert api.get(WHOAMI, **bearer(tokens["access"])).status_code == 200
+
+    def calls():
+        return {name: value["calls"] for name, value in redis_client.info("commandstats").items()}
+
+    before = calls()
+    with django_assert_num_queries(0):
+        assert api.get(WHOAMI, **bearer(tokens["access"])).status_code == 200
+    after = calls()
+    delta = {name for name in after if after[name] != before.get(name, 0)}
+    assert delta <= {"cmdstat_info", "cmdstat_ping"}, delta  # the measurement itself, the heartbeat

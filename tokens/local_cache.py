@@ -1,0 +1,280 @@
+"""A per-process map of revocation verdicts, kept true by Redis invalidation pushes.
+
+See docs/revocation-fast-path.md for the protocol and its guarantee. In short:
+
+- one tracking connection per process (tokens.tracking), opened after fork;
+- before every use of the map, a non-blocking drain of that connection: a
+  push for a key drops the verdicts that read it; a push for the marker, a
+  null push (flush), end of file, an error, a partial frame or a large drain
+  clears the whole map;
+- a PING every ``REVOCATION_HEARTBEAT`` seconds, never waited for; the map
+  is used only while the last PONG answers a PING sent less than
+  ``REVOCATION_LEASE`` seconds ago. TCP delivers every invalidation Redis
+  sent before that PONG ahead of it, so a write finished before the PING
+  was sent has been drained already;
+- a verdict read by MGET is stored only if no invalidation was drained (and
+  the connection was not replaced) since before that MGET was sent;
+- writers call ``published()`` after their writes: one more round trip, so
+  Redis has pushed the invalidations before the writer answers.
+
+``time.monotonic`` is read through ``_monotonic``: tests move it.
+"""
+
+import logging
+import os
+import select
+import threading
+import time
+
+import redis
+
+from tokens import tracking
+from tokens.settings import token_settings
+
+logger = logging.getLogger("flowauth.revocation")
+
+_monotonic = time.monotonic
+
+# A drain bigger than this clears the map instead of dropping entries one by one.
+LARGE_DRAIN_BYTES = 1 << 20
+LARGE_DRAIN_MESSAGES = 2000
+MAX_ENTRIES = 100_000
+# After a failed connect, the next attempt waits this long (requests use MGET meanwhile).
+RECONNECT_DELAY = 1.0
+MAX_PINGS_IN_FLIGHT = 20
+
+
+class LocalCache:
+    def __init__(self, url: str):
+        self.url = url
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.conn: tracking.TrackingConnection | None = None
+        self.next_connect = 0.0
+        self.entries: dict[tuple, tuple[bool, float]] = {}
+        self.index: dict[str, set] = {}
+        self.generation = 0
+        self.pings: list[float] = []  # send times of PINGs not yet answered, oldest first
+        self.last_ping = float("-inf")
+        self.lease_from = float("-inf")  # send time of the PING the last PONG answered
+        self.hits = self.misses = 0
+        self.closed = False
+        self.pump_pid = None  # the process whose pump thread runs (threads do not survive fork)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+
+    # --- the pump: drains and heartbeats while no request comes --------------
+
+    def _ensure_pump(self) -> None:
+        """A daemon thread per process that drains the socket as pushes arrive.
+
+        Without it an idle process would leave its invalidations queued in
+        Redis, and every writer would wait a lease for it (``published()``).
+        """
+        if self.pump_pid == os.getpid():
+            return
+        self.pump_pid = os.getpid()
+        threading.Thread(target=self._pump, name="flowauth-rv-tracking", daemon=True).start()
+
+    def _pump(self) -> None:
+        pid = os.getpid()
+        while not self.closed and self.pump_pid == pid:
+            conn = self.conn
+            if conn is not None:
+                try:
+                    select.select([conn.sock], [], [], token_settings.REVOCATION_HEARTBEAT)
+                except (OSError, ValueError):
+                    pass  # closed under us: the poll below notices
+            else:
+                time.sleep(token_settings.REVOCATION_HEARTBEAT)
+            with self.lock:
+                if self.closed:
+                    return
+                self._poll(_monotonic())
+
+    # --- connection ------------------------------------------------------
+
+    def _drop(self, reason: str) -> None:
+        if self.conn is not None:
+            logger.info("revocation tracking connection dropped: %s", reason)
+            self.conn.close()
+        self.conn = None
+        self.pings, self.lease_from, self.last_ping = [], float("-inf"), float("-inf")
+        self.next_connect = _monotonic() + RECONNECT_DELAY
+        self._clear()
+
+    def _clear(self) -> None:
+        self.entries.clear()
+        self.index.clear()
+        self.generation += 1
+
+    def _connect(self, now: float) -> None:
+        if now < self.next_connect:
+            return
+        try:
+            self.conn = tracking.TrackingConnection(self.url, token_settings.REDIS_SOCKET_TIMEOUT)
+        except tracking.TrackingError as exc:
+            logger.warning("revocation tracking connection failed: %s", exc)
+            self.conn = None
+            self.next_connect = now + RECONNECT_DELAY
+            return
+        self._clear()  # nothing stored before this connection was tracking can be trusted
+
+    # --- poll and drain --------------------------------------------------
+
+    def _poll(self, now: float) -> None:
+        if self.pid != os.getpid():  # forked: the socket is the parent's
+            self.conn = None
+            self.pid = os.getpid()
+            self._drop("forked")
+        if self.conn is None:
+            self._connect(now)
+            if self.conn is None:
+                return
+        try:
+            values, partial, read = self.conn.drain(LARGE_DRAIN_BYTES)
+            large = read >= LARGE_DRAIN_BYTES or len(values) > LARGE_DRAIN_MESSAGES
+            if large:
+                self._clear()
+            for value in values:
+                self._handle(value, skip_keys=large)
+            if partial:
+                self._clear()  # an invalidation may be half-way here
+            if now - self.last_ping >= token_settings.REVOCATION_HEARTBEAT and len(self.pings) < MAX_PINGS_IN_FLIGHT:
+                self.conn.send_ping()
+                self.pings.append(now)
+                self.last_ping = now
+        except tracking.TrackingError as exc:
+            self._drop(str(exc))
+
+    def _handle(self, value, *, skip_keys: bool) -> None:
+        if value == "PONG":
+            if not self.pings:
+                raise tracking.TrackingError("PONG without PING")
+            self.lease_from = self.pings.pop(0)
+            return
+        if isinstance(value, tuple) and value[0] == "push":
+            items = value[1]
+            if not items or items[0] != "invalidate":
+                return  # another kind of push: nothing of ours
+            keys = items[1] if len(items) > 1 else None
+            if keys is None:  # FLUSHDB / FLUSHALL
+                self._clear()
+                return
+            self.generation += 1
+            if skip_keys:
+                return
+            from tokens.revocation import MARKER_KEY
+
+            for key in keys:
+                if key == MARKER_KEY:
+                    self._clear()
+                    return
+                for entry in self.index.pop(key, ()):
+                    self.entries.pop(entry, None)
+            return
+        raise tracking.TrackingError(f"unexpected reply on the tracking connection: {value!r}"[:120])
+
+    # --- the map ---------------------------------------------------------
+
+    def lookup(self, key: tuple) -> tuple[bool | None, int | None]:
+        """(verdict or None, token to pass to ``store``; None = do not store)."""
+        now = _monotonic()
+        with self.lock:
+            self._ensure_pump()
+            self._poll(now)
+            if self.conn is None:
+                return None, None
+            if now - self.lease_from > token_settings.REVOCATION_LEASE:
+                self.misses += 1
+                return None, None
+            entry = self.entries.get(key)
+            if entry is not None:
+                verdict, stored_at = entry
+                if now - stored_at <= token_settings.REVOCATION_LOCAL_CACHE_MAX_AGE:
+                    self.hits += 1
+                    return verdict, self.generation
+                self.entries.pop(key, None)
+            self.misses += 1
+            return None, self.generation
+
+    def store(self, key: tuple, revoked: bool, token: int | None, redis_keys: tuple[str, ...]) -> None:
+        if token is None:
+            return
+        with self.lock:
+            if token != self.generation or self.conn is None:
+                return  # something changed since the MGET was sent
+            if len(self.entries) >= MAX_ENTRIES:
+                self._clear()
+                return
+            self.entries[key] = (revoked, _monotonic())
+            for redis_key in redis_keys:
+                self.index.setdefault(redis_key, set()).add(key)
+
+
+_cache: LocalCache | None = None
+_cache_lock = threading.Lock()
+
+
+def enabled() -> bool:
+    if token_settings.REVOCATION_STRICT or not token_settings.REVOCATION_LOCAL_CACHE:
+        return False
+    # TLS, Sentinel and Cluster URLs keep the round trip: the fast path is proven over plain TCP and unix sockets.
+    return token_settings.REDIS_URL.startswith(("redis://", "unix://"))
+
+
+def get() -> LocalCache | None:
+    """This process's cache, or None when it is off."""
+    global _cache
+    if not enabled():
+        return None
+    cache = _cache
+    if cache is None or cache.url != token_settings.REDIS_URL:
+        with _cache_lock:
+            cache = _cache
+            if cache is None or cache.url != token_settings.REDIS_URL:
+                if cache is not None:
+                    cache.close()
+                cache = _cache = LocalCache(token_settings.REDIS_URL)
+    return cache
+
+
+def reset() -> None:
+    """Forget this process's cache (tests; settings changes)."""
+    global _cache
+    with _cache_lock:
+        if _cache is not None:
+            _cache.close()
+        _cache = None
+
+
+def published(client: redis.Redis) -> bool:
+    """After revocation writes, before answering: their invalidations have left Redis for every reader.
+
+    Redis queues an invalidation for each tracking connection while it runs
+    the write, and the write's reply has been read here, so one more round
+    trip (``CLIENT LIST``) sees every queued push. A push still in a
+    reader's output buffer (a burst bigger than Redis writes per event
+    loop, or a slow reader) is waited for, at most one lease: a reader that
+    has not read it by then also has no PONG sent after the write, and its
+    lease has run out. Runs whether or not this process uses the cache:
+    other processes may. Returns whether every push had left (False: waited a lease).
+    """
+    deadline = _monotonic() + token_settings.REVOCATION_LEASE
+    while True:
+        pending = [c for c in client.client_list()
+                   if c.get("name") == tracking.CLIENT_NAME and _has_output(c)]
+        if not pending:
+            return True
+        if _monotonic() >= deadline:
+            return False  # a reader that has not read them has no lease left either
+        time.sleep(0.001)
+
+
+def _has_output(client_info: dict) -> bool:
+    return int(client_info.get("obl", 0)) > 0 or int(client_info.get("oll", 0)) > 0

@@ -1,0 +1,183 @@
+"""The tracking connection: one raw socket per process that Redis tells of every revocation write.
+
+``CLIENT TRACKING ON BCAST PREFIX flowauth:rv:`` on a RESP3 connection makes
+Redis push ``invalidate`` messages for every write (or expiry, or deletion)
+of a key under the prefix, and a null ``invalidate`` on FLUSHDB/FLUSHALL.
+The socket is non-blocking after setup: ``drain()`` reads what is already
+there and never waits. redis-py's parser is not used: its reads block, and
+a partial frame must be seen as such (tokens.local_cache clears on it).
+
+Redis older than 6 (no HELLO 3) is refused here: the caller then keeps the
+round trip on every request.
+"""
+
+import socket
+from urllib.parse import unquote, urlsplit
+
+PREFIX = "flowauth:rv:"
+CLIENT_NAME = "flowauth-rv-tracking"
+
+
+class TrackingError(Exception):
+    """The tracking connection is unusable: closed, reset, refused or out of step."""
+
+
+class Incomplete(Exception):
+    pass
+
+
+def encode(*parts: str) -> bytes:
+    out = [f"*{len(parts)}\r\n".encode()]
+    for part in parts:
+        data = part.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+PING = encode("PING")
+
+
+def parse(buf: bytes | bytearray, pos: int = 0):
+    """One RESP2/RESP3 value from ``buf`` at ``pos``: (value, next position).
+
+    Raises Incomplete when the frame has not fully arrived. Pushes come back
+    as ("push", [items]), errors as ("error", text), nulls as None.
+    """
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        raise Incomplete()
+    kind, line, after = buf[pos:pos + 1], bytes(buf[pos + 1:end]), end + 2
+    if kind in (b"+", b"(", b","):
+        return line.decode("utf-8", "replace"), after
+    if kind == b"-":
+        return ("error", line.decode("utf-8", "replace")), after
+    if kind == b":":
+        return int(line), after
+    if kind == b"#":
+        return line == b"t", after
+    if kind == b"_":
+        return None, after
+    if kind in (b"$", b"=", b"!"):
+        size = int(line)
+        if size < 0:
+            return None, after
+        if len(buf) < after + size + 2:
+            raise Incomplete()
+        return bytes(buf[after:after + size]).decode("utf-8", "replace"), after + size + 2
+    if kind in (b"*", b">", b"~", b"%", b"|"):
+        count = int(line)
+        if count < 0:
+            return None, after
+        if kind in (b"%", b"|"):
+            count *= 2
+        items = []
+        for _ in range(count):
+            item, after = parse(buf, after)
+            items.append(item)
+        if kind == b">":
+            return ("push", items), after
+        if kind == b"|":  # an attribute precedes the real reply
+            return parse(buf, after)
+        return items, after
+    raise TrackingError(f"unexpected RESP type {kind!r}")
+
+
+class TrackingConnection:
+    """A connected, tracking socket. Every failure raises TrackingError; the caller drops it."""
+
+    def __init__(self, url: str, timeout: float):
+        parts = urlsplit(url)
+        self.buffer = bytearray()
+        try:
+            if parts.scheme == "unix":
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(timeout)
+                self.sock.connect(unquote(parts.path))
+            elif parts.scheme == "redis":
+                self.sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout)
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            else:
+                raise TrackingError(f"no tracking connection over {parts.scheme}://")
+            hello = ["HELLO", "3"]
+            if parts.password is not None:
+                hello += ["AUTH", unquote(parts.username or "default"), unquote(parts.password)]
+            hello += ["SETNAME", CLIENT_NAME]
+            self._call(hello)
+            reply = self._call(["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", PREFIX])
+            if reply != "OK":
+                raise TrackingError("CLIENT TRACKING refused")
+            self.sock.setblocking(False)
+        except OSError as exc:
+            self.close()
+            raise TrackingError(type(exc).__name__) from exc
+        except TrackingError:
+            self.close()
+            raise
+
+    def _call(self, parts: list[str]):
+        """Blocking request/reply, during setup only."""
+        self.sock.sendall(encode(*parts))
+        while True:
+            try:
+                value, pos = parse(self.buffer)
+            except Incomplete:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise TrackingError("connection closed during setup")
+                self.buffer += chunk
+                continue
+            del self.buffer[:pos]
+            if isinstance(value, tuple) and value[0] == "error":
+                raise TrackingError(value[1])
+            if isinstance(value, tuple) and value[0] == "push":
+                continue
+            return value
+
+    def send_ping(self) -> None:
+        try:
+            sent = self.sock.send(PING)
+        except BlockingIOError as exc:
+            raise TrackingError("send buffer full") from exc
+        except OSError as exc:
+            raise TrackingError(type(exc).__name__) from exc
+        if sent != len(PING):
+            raise TrackingError("short send")  # the stream would be out of step
+
+    def drain(self, limit: int) -> tuple[list, bool, int]:
+        """Read what is there, without waiting: (complete values, a partial frame is left, bytes read).
+
+        Stops reading after ``limit`` bytes (the caller clears its map then).
+        Raises TrackingError on end of file or a socket error.
+        """
+        read = 0
+        while read < limit:
+            try:
+                chunk = self.sock.recv(65536)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                raise TrackingError(type(exc).__name__) from exc
+            if not chunk:
+                raise TrackingError("end of file")
+            self.buffer += chunk
+            read += len(chunk)
+        values, pos = [], 0
+        while pos < len(self.buffer):
+            try:
+                value, pos_next = parse(self.buffer, pos)
+            except Incomplete:
+                break
+            except (ValueError, IndexError) as exc:
+                raise TrackingError("malformed frame") from exc
+            values.append(value)
+            pos = pos_next
+        del self.buffer[:pos]
+        return values, bool(self.buffer), read
+
+    def close(self) -> None:
+        sock = getattr(self, "sock", None)
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
