@@ -1,0 +1,129 @@
+"""The documentation stays true to the repository: links resolve, docs/api.md's paths
+exist, docs/security.md cites only tests that exist, and the README stays short."""
+
+import ast
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+from django.urls import Resolver404, resolve
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+# `POST /api/auth/login`, `GET /api/auth/sessions`, `PATCH`, `DELETE /api/auth/sessions/{id}` ...
+ENDPOINT = re.compile(r"`(?:(?:GET|POST|PUT|PATCH|DELETE)\s+)(/[^`\s]*)`")
+NODE_ID = re.compile(r"`(tests/[\w/]+\.py(?:::[\w\[\]-]+)*)`")
+
+
+def _without_code_blocks(text: str) -> str:
+    return re.sub(r"```.*?```", "", text, flags=re.S)
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = "".join(c for c in text if c in " -" or unicodedata.category(c)[0] in "LN")
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = _without_code_blocks(path.read_text())
+    return {_slug(m.group(1)) for m in re.finditer(r"^#{1,6}\s+(.*)$", text, flags=re.M)}
+
+
+def _links():
+    for doc in DOCS:
+        for target in LINK.findall(_without_code_blocks(doc.read_text())):
+            if not re.match(r"[a-z][a-z0-9+.-]*:", target):  # relative: no scheme
+                yield pytest.param(doc, target, id=f"{doc.relative_to(ROOT)}->{target}")
+
+
+@pytest.mark.parametrize("doc, target", list(_links()))
+def test_every_relative_link_resolves(doc, target):
+    path, _, anchor = target.partition("#")
+    file = (doc.parent / path).resolve() if path else doc
+    assert file.exists(), f"{doc.relative_to(ROOT)} links to {target}, which does not exist"
+    if anchor:
+        assert file.suffix == ".md", f"{target}: anchors only into Markdown"
+        assert anchor in _anchors(file), f"{target}: no such heading in {file.relative_to(ROOT)}"
+
+
+def test_the_link_checker_sees_links_and_anchors():
+    assert len(list(_links())) > 20
+    assert _slug("Signing keys and JWKS") == "signing-keys-and-jwks"
+    assert _slug("Revocation and introspection (RFC 7009 / 7662)") == "revocation-and-introspection-rfc-7009--7662"
+
+
+def _api_paths() -> list[str]:
+    text = (ROOT / "docs" / "api.md").read_text()
+    paths = {m.group(1) for m in ENDPOINT.finditer(text)}
+    # the endpoint table's own rows: `GET /api/auth/profile`, `PATCH`, `PUT` and `/admin/` cells
+    paths |= set(re.findall(r"^\| `(/[^`\s]*)`", text, flags=re.M))
+    return sorted(paths)
+
+
+@pytest.mark.parametrize("path", _api_paths())
+def test_every_endpoint_in_the_api_doc_exists_in_the_urlconf(path):
+    concrete = re.sub(r"\{[^}]+\}", "0123456789abcdef", path).replace("...", "x.png")
+    try:
+        match = resolve(concrete)
+    except Resolver404:
+        pytest.fail(f"docs/api.md names {path}, which the URLconf does not route")
+    assert match.func.__name__ != "catch_all_view", path
+
+
+def test_the_api_doc_names_every_api_route():
+    documented = {p.rstrip("/") for p in _api_paths()}
+    for route in ("/api/auth/register", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout",
+                  "/api/auth/logout-all", "/api/auth/logout-others", "/api/auth/profile",
+                  "/api/auth/profile/avatar", "/api/auth/profile/password", "/api/auth/sessions",
+                  "/api/auth/sessions/{id}", "/api/auth/whoami", "/api/auth/health", "/api/auth/revoke",
+                  "/api/auth/introspect", "/api/auth/csrf", "/api/session/login", "/api/session/logout",
+                  "/.well-known/jwks.json", "/api/schema", "/api/docs", "/metrics"):
+        assert route in documented, route
+
+
+def _collected_node_ids() -> set[str]:
+    ids = set()
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        rel = path.relative_to(ROOT).as_posix()
+        ids.add(rel)
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+                ids.add(f"{rel}::{node.name}")
+            elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                ids |= {f"{rel}::{node.name}::{sub.name}" for sub in node.body
+                        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)) and sub.name.startswith("test")}
+    return ids
+
+
+def test_every_test_cited_in_the_security_doc_exists():
+    cited = set(NODE_ID.findall((ROOT / "docs" / "security.md").read_text()))
+    assert len(cited) > 100
+    missing = sorted(cited - _collected_node_ids())
+    assert not missing, f"docs/security.md cites tests that do not exist: {missing}"
+
+
+def test_every_security_case_has_a_verdict():
+    rows = [line for line in (ROOT / "docs" / "security.md").read_text().splitlines()
+            if re.match(r"\| [A-Z]+-\d\d \|", line)]
+    assert len(rows) == len({row.split("|")[1] for row in rows}) > 150
+    for row in rows:
+        verdict = row.rstrip(" |").rsplit("|", 1)[1].strip()
+        assert verdict.startswith(("covered", "partly covered", "not covered")), row
+        tests = row.split("|")[4]
+        assert (tests.strip() == "—") == verdict.startswith("not covered"), row
+
+
+def test_the_readme_stays_short():
+    lines = (ROOT / "README.md").read_text().count("\n")
+    assert lines < 260, f"README.md has {lines} lines: move detail into docs/"
+
+
+@pytest.mark.parametrize("name", ["API.md", "DESIGN.md", "SECURITY.md"])
+def test_nothing_cites_files_that_are_not_in_the_repository(name):
+    citing = [p.relative_to(ROOT).as_posix() for p in [*DOCS, *(ROOT / "tests").rglob("*.py")]
+              if p != Path(__file__).resolve() and re.search(rf"(?<![\w/]){re.escape(name)}", p.read_text())]
+    assert not citing, f"{name} is not in the repository, yet cited by {citing}"
