@@ -127,3 +127,30 @@ def test_nothing_cites_files_that_are_not_in_the_repository(name):
     citing = [p.relative_to(ROOT).as_posix() for p in [*DOCS, *(ROOT / "tests").rglob("*.py")]
               if p != Path(__file__).resolve() and re.search(rf"(?<![\w/]){re.escape(name)}", p.read_text())]
     assert not citing, f"{name} is not in the repository, yet cited by {citing}"
+
+
+def _error_table_codes() -> set[str]:
+    text = (ROOT / "docs" / "api.md").read_text()
+    table = text.split("## Error codes", 1)[1].split("\n## ", 1)[0]
+    return {code for code in re.findall(r"`([a-z]+(?:_[a-z]+)+|[a-z]+)`", table)
+            if code not in ("error", "detail", "code", "token", "error_description")}
+
+
+def test_every_error_code_in_the_api_doc_is_one_the_code_can_answer():
+    import rest_framework
+
+    sources = [p.read_text() for package in ("flowauth", "accounts", "tokens")
+               for p in (ROOT / package).rglob("*.py")]
+    sources += [p.read_text() for p in Path(rest_framework.__file__).parent.rglob("*.py")]
+    codes = _error_table_codes()
+    assert {"token_invalid", "session_revoked", "auth_unavailable"} <= codes
+    unknown = sorted(c for c in codes if not any(f"'{c}'" in s or f'"{c}"' in s for s in sources))
+    assert not unknown, f"docs/api.md lists error codes nothing answers: {unknown}"
+
+
+def test_every_test_file_the_docs_name_exists():
+    known = _collected_node_ids()
+    named = {(doc.relative_to(ROOT).as_posix(), ref) for doc in DOCS for ref in NODE_ID.findall(doc.read_text())}
+    assert len(named) > 100
+    missing = sorted((doc, ref) for doc, ref in named if ref not in known)
+    assert not missing, f"named in the docs but not in tests/: {missing}"
