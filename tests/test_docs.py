@@ -195,3 +195,13 @@ def test_every_status_in_the_api_doc_is_one_the_built_schema_declares(openapi_do
                                      f"which the built schema does not declare ({sorted(declared)})"
         checked += 1
     assert checked > 15
+
+
+def test_every_dotted_path_the_docs_configure_imports():
+    """Settings snippets name classes and functions by dotted path: a move must update them."""
+    from django.utils.module_loading import import_string
+
+    named = {m for doc in DOCS for m in re.findall(r"\"((?:flowauth|accounts|tokens)\.[\w.]+\.\w+)\"", doc.read_text())}
+    assert "tokens.authentication.FlowAuthAuthentication" in named
+    for dotted in sorted(named):
+        import_string(dotted)
