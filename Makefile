@@ -2,35 +2,57 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per requirements file: `make run` installs only the runtime
+# (base.txt); `make test` adds dev.txt, `make bench` adds bench.txt.
+BASE_STAMP := $(VENV)/.installed-base
+DEV_STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-scaleout install migrate redis-start redis-stop bench clean serve
+.PHONY: run test test-scaleout lint install install-dev install-bench migrate redis-start redis-stop bench clean serve wheel
 
-$(STAMP): requirements/base.txt requirements/dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements/dev.txt
-	touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
 
-install: $(STAMP)
+$(BASE_STAMP): requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install -r requirements/base.txt
+	touch $@
+
+$(DEV_STAMP): requirements/dev.txt $(BASE_STAMP)
+	$(BIN)/pip install -r requirements/dev.txt
+	touch $@
+
+$(BENCH_STAMP): requirements/bench.txt $(BASE_STAMP)
+	$(BIN)/pip install -r requirements/bench.txt
+	touch $@
+
+# The runtime only: what `make run` and `make serve` need.
+install: $(BASE_STAMP)
+# The runtime plus the test tools (pytest, Playwright, schemathesis, ...).
+install-dev: $(DEV_STAMP)
+install-bench: $(BENCH_STAMP)
 
 migrate: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 
 run: migrate
+	@if [ -z "$$REDIS_URL" ]; then \
+		echo "== Redis: the embedded server at $$($(BIN)/python -c 'from flowauth import embedded_redis; print(embedded_redis.url())')"; \
+		echo "   it keeps running after the server stops; stop it with: make redis-stop"; \
+	else echo "== Redis: REDIS_URL (not the embedded server)"; fi
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # Tests run with DEBUG off, as in production; the key below exists only for them.
-test: install
+test: install-dev
 	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-flowauth-test-only-key-5f0c9d2e7b8a41f3a6c2d9e0b1f4a7c8d3e6b9f2a5c8e1d4} \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Slow: Sentinel failover and PostgreSQL standby promotion with servers the tests start themselves
 # (Debian's redis-server, redis-sentinel; PostgreSQL 15 binaries). Excluded from `make test`.
-test-scaleout: install
+test-scaleout: install-dev
 	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-flowauth-test-only-key-5f0c9d2e7b8a41f3a6c2d9e0b1f4a7c8d3e6b9f2a5c8e1d4} \
 		$(BIN)/python -m pytest -m scaleout -s -p no:randomly --timeout 300 $(PYTEST_ARGS)
 
@@ -41,23 +63,30 @@ redis-stop: install
 	$(BIN)/python -m flowauth.embedded_redis stop
 
 # Minutes, not seconds: FlowAuth against simplejwt and DRF in one run; writes bench/REPORT.md.
-bench: install
+bench: install-bench
 	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
 
+# dist/flowauth-<version>-py3-none-any.whl: the flowauth, accounts and tokens
+# packages; extras [verifier] (a sibling service) and [server] (FlowAuth itself).
+# pip builds it in an isolated environment with the setuptools pinned in pyproject.toml.
+wheel: $(BIN)/python
+	rm -rf build dist/flowauth-*.whl
+	$(BIN)/pip wheel --no-deps --wheel-dir dist .
+	rm -rf build
+
 clean:
 	-$(BIN)/python -m flowauth.embedded_redis stop
-	rm -rf var
+	rm -rf var build dist *.egg-info
 
 # The production stack without Docker: gunicorn on HOST:PORT against DATABASE_URL
 # and REDIS_URL (set them; SECRET_KEY too). Schedule `manage.py flush_expired_tokens`
-# hourly from cron (see the README's "Deployment").
+# hourly from cron (see docs/operations.md).
 serve: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/gunicorn flowauth.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 --worker-class gthread
 
 # Lint: ruff (pinned in requirements/dev.txt, configured in pyproject.toml).
-.PHONY: lint
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

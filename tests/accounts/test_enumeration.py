@@ -59,7 +59,7 @@ def test_a_failed_login_writes_nothing(api, cases):
 def test_registration_reveals_a_taken_email_by_design_and_is_throttled(api, cases, settings):
     settings.FLOWAUTH_THROTTLE_RATES = {**settings.FLOWAUTH_THROTTLE_RATES, "register_ip": "2/min"}
     taken = api.post("/api/auth/register", {"email": "known@example.com", "password": PASSWORD}, format="json")
-    assert taken.status_code == 409 and taken.json()["code"] == "email_taken"  # API.md's documented exception
+    assert taken.status_code == 409 and taken.json()["code"] == "email_taken"  # docs/api.md's documented exception
     api.post("/api/auth/register", {"email": "inactive@example.com", "password": PASSWORD}, format="json")
     probe = api.post("/api/auth/register", {"email": "unusable@example.com", "password": PASSWORD}, format="json")
     assert probe.status_code == 429

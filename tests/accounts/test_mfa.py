@@ -1,4 +1,4 @@
-"""Second factors and step-up (API.md "Second factors and step-up"), on the real Redis.
+"""Second factors and step-up (docs/mfa.md), on the real Redis.
 
 TOTP codes are computed here from the secret with pyotp (independently of
 django-otp), at times set through the clock seam (time_machine).

@@ -1,4 +1,4 @@
-"""Session login: Django sessions in Redis (seed 002, SECURITY.md CK-13)."""
+"""Session login: Django sessions in Redis (seed 002, docs/security.md CK-13)."""
 
 import httpx
 import pytest

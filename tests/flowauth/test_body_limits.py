@@ -1,4 +1,4 @@
-"""Bodies of any size are refused before they are read whole (API.md "Conventions").
+"""Bodies of any size are refused before they are read whole (docs/api.md "Conventions").
 
 Through real gunicorn with raw sockets, so the test controls what is sent: the
 client declares (or streams) far more than the cap, sends a little, stops, and

@@ -1,4 +1,4 @@
-"""No cross-origin access for a foreign origin, with or without credentials (SECURITY.md CK-07).
+"""No cross-origin access for a foreign origin, with or without credentials (docs/security.md CK-07).
 
 A browser only lets https://evil.example read a response (or send the
 X-Auth-Mode header at all) when the server grants it with Access-Control-*

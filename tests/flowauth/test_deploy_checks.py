@@ -1,4 +1,4 @@
-"""Production settings pass Django's deployment checks; weak keys do not (SECURITY.md CFG-02, JWT-05, CK-14)."""
+"""Production settings pass Django's deployment checks; weak keys do not (docs/security.md CFG-02, JWT-05, CK-14)."""
 
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""No log line FlowAuth's processes write carries a token (README "Logs"; API.md "Conventions").
+"""No log line FlowAuth's processes write carries a token (docs/operations.md "Observability"; docs/api.md "Conventions").
 
 Checked on the real output of runserver (DEBUG=1, as ``make run``) and of
 gunicorn (access and error logs, through the project's gunicorn.conf.py), and

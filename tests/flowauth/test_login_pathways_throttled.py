@@ -1,4 +1,4 @@
-"""Every door that checks a password is throttled, with one shared budget (SECURITY.md BF-06, BF-15, ADM-10)."""
+"""Every door that checks a password is throttled, with one shared budget (docs/security.md BF-06, BF-15, ADM-10)."""
 
 import pytest
 from django.test import Client

@@ -1,4 +1,4 @@
-"""Hostile request bodies on every endpoint that parses one (SECURITY.md FZ-02, FZ-07).
+"""Hostile request bodies on every endpoint that parses one (docs/security.md FZ-02, FZ-07).
 
 Each request carries whatever credentials the endpoint asks for (a bearer token,
 staff credentials for /introspect, a CSRF token for /api/session/login), so the
@@ -140,7 +140,7 @@ def test_a_form_body_over_the_upload_limit_is_refused(send, name, user):
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
 def test_an_oversize_body_is_refused_in_the_api_error_shape(send, user, content_type):
-    # API.md "Conventions": errors are DRF's {"detail", "code"} JSON, whatever refused the request.
+    # docs/api.md "Conventions": errors are DRF's {"detail", "code"} JSON, whatever refused the request.
     body = json.dumps(oversize({"email": user.email})) if content_type == "application/json" else oversize_form(user)
     response = send("login", body, content_type=content_type)
     assert response.status_code in (400, 413)

@@ -1,11 +1,11 @@
-"""The OpenAPI document: valid, warning-free, and covering API.md's contract."""
+"""The OpenAPI document: valid, warning-free, and covering docs/api.md's contract."""
 
 import pytest
 import yaml
 from django.core.management import call_command
 from django.urls import Resolver404, resolve
 
-# API.md's endpoints: method -> (success status, error statuses, codes that must be named).
+# docs/api.md's endpoints: method -> (success status, error statuses, codes that must be named).
 ACCESS = (401, 503)
 CONTRACT = {
     ("/api/auth/register", "post"): (201, (400, 409, 503), ("email_taken",)),

@@ -3,7 +3,7 @@
 Bearer tokens, cookie-mode cookies, session logins and admin logins, each
 obtained over HTTP from real gunicorn processes; every way of ending access
 goes through server A, every check through server B, then again after Redis
-lost its data (SECURITY.md REV-17).
+lost its data (docs/security.md REV-17).
 """
 
 import re

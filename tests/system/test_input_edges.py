@@ -1,6 +1,6 @@
 """Inputs at the edges: NUL bytes, mass assignment, malleable signatures, no default accounts.
 
-SECURITY.md FZ-03, FZ-11, JWT-21, BF-17.
+docs/security.md FZ-03, FZ-11, JWT-21, BF-17.
 """
 
 import base64

@@ -1,4 +1,4 @@
-"""The token life cycle as a state machine (SECURITY.md FZ-12), on the real Redis and database.
+"""The token life cycle as a state machine (docs/security.md FZ-12), on the real Redis and database.
 
 Hypothesis runs random sequences of register, login, refresh, replays in and
 out of the grace window, logout, logout-others, logout-all, password change,

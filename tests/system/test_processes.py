@@ -42,7 +42,7 @@ def _race(base: str, refresh: str, threads: int) -> list[httpx.Response]:
     return burst([refresh_once] * threads)
 
 
-RACERS = 50  # SECURITY.md ROT-09: 50 requests over two workers, released together
+RACERS = 50  # docs/security.md ROT-09: 50 requests over two workers, released together
 
 
 def test_fifty_concurrent_refreshes_of_one_token_leave_one_live_refresh_token():

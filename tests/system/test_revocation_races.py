@@ -1,4 +1,4 @@
-"""Revocation racing a refresh, over real gunicorn processes (SECURITY.md ROT-10, ROT-11).
+"""Revocation racing a refresh, over real gunicorn processes (docs/security.md ROT-10, ROT-11).
 
 Each iteration starts a session in-process, releases the two contenders with a
 barrier, then checks what a client would see: every access token and every

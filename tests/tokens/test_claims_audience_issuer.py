@@ -1,4 +1,4 @@
-"""Audience and issuer checks when FLOWAUTH_TOKENS sets AUDIENCE and ISSUER (SECURITY.md JWT-10).
+"""Audience and issuer checks when FLOWAUTH_TOKENS sets AUDIENCE and ISSUER (docs/security.md JWT-10).
 
 Every forged token is re-signed with the real key, so only the changed claim
 can be the reason for the refusal; an unchanged re-signed token is accepted.

@@ -1,4 +1,4 @@
-"""Cookie mode for browsers (seed 001; SECURITY.md CK-01..09, CK-12, BRR-07)."""
+"""Cookie mode for browsers (seed 001; docs/security.md CK-01..09, CK-12, BRR-07)."""
 
 import pytest
 from django.conf import settings

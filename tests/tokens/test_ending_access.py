@@ -1,6 +1,6 @@
 """Every way of ending access reaches every credential (docs/api.md "Ending access everywhere").
 
-The per-user cut-off (SECURITY.md REV-15..REV-20): logout-all, logout-others,
+The per-user cut-off (docs/security.md REV-15..REV-20): logout-all, logout-others,
 password change, deactivation by every path, deletion and staff revoke-all
 end token sessions, cookie-mode sessions, session logins and admin logins,
 at one Redis write whatever the number of sessions, and the cut-off outlives

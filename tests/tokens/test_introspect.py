@@ -1,4 +1,4 @@
-"""RFC 7662 POST /api/auth/introspect (SECURITY.md STD-08..12, BRR-04)."""
+"""RFC 7662 POST /api/auth/introspect (docs/security.md STD-08..12, BRR-04)."""
 
 import base64
 from datetime import timedelta

@@ -1,8 +1,8 @@
-"""Forged, tampered, mistimed, oversized and confusing tokens (SECURITY.md section 1).
+"""Forged, tampered, mistimed, oversized and confusing tokens (docs/security.md section 1).
 
 Complements tests/tokens/test_authentication.py, which covers alg=none, missing
 claims, exp types and the basic malformed shapes: every case here is 401 with
-the API.md code, never a 5xx.
+the docs/api.md code, never a 5xx.
 """
 
 import base64

@@ -1,4 +1,4 @@
-"""Revocations last as long as the tokens they refuse (SECURITY.md REV-06, REV-07).
+"""Revocations last as long as the tokens they refuse (docs/security.md REV-06, REV-07).
 
 Redis keeps real time, so the clock seam cannot age a key; instead each test
 moves the service's clock to the moment that matters, empties Redis, and lets

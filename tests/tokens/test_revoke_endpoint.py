@@ -1,4 +1,4 @@
-"""RFC 7009 POST /api/auth/revoke (SECURITY.md STD-01..07)."""
+"""RFC 7009 POST /api/auth/revoke (docs/security.md STD-01..07)."""
 
 from datetime import timedelta
 

@@ -1,6 +1,6 @@
 """Oversized tokens on the RFC endpoints, token id quality, and a duplicate jti on rotation.
 
-SECURITY.md JWT-17 (64 KB and 1 MB tokens in the bodies of /revoke, /introspect
+docs/security.md JWT-17 (64 KB and 1 MB tokens in the bodies of /revoke, /introspect
 and /refresh), ROT-18 (ids: unique, 128 bits, not from the `random` module) and
 DB-06 (a forced duplicate jti insert is a clean 503, with nothing half-written).
 """
