@@ -2,15 +2,16 @@
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from accounts import profile_cache
+from accounts import notifications, profile_cache
 from accounts.models import User, normalize_email
 from flowauth import metrics
 from tokens import events
-from tokens.exceptions import EmailTaken, InvalidCredentials
+from tokens.exceptions import EmailTaken, EmailUnverified, InvalidCredentials
 from tokens.models import RevokeReason, Session
 from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for_user
 
@@ -28,6 +29,9 @@ def user_register(*, email: str, password: str, username: str = "") -> User:
     except IntegrityError as exc:  # a concurrent registration won the race
         raise EmailTaken() from exc
     logger.info("user registered user=%s", user.pk)
+    from accounts import recovery  # a verification code to the new address (docs/recovery.md)
+
+    recovery.request_verification(user.email)
     return user
 
 
@@ -48,13 +52,19 @@ def user_authenticate(*, request, email: str, password: str) -> User:
         )
         raise InvalidCredentials()
     metrics.LOGINS.labels(outcome="success").inc()
+    if settings.REQUIRE_VERIFIED_EMAIL and not user.email_verified:
+        raise EmailUnverified()  # after the password: says nothing about an address to a guesser
     return user
 
 
 def user_login(*, request, email: str, password: str, client: ClientInfo) -> tuple[User, TokenPair]:
     """Verify credentials and start a session; both outcomes are logged as auth events."""
     user = user_authenticate(request=request, email=email, password=password)
+    seen = Session.objects.filter(user=user, user_agent=client.user_agent[:400],
+                                  device_name=client.device_name[:100]).exists()
     pair = issue_session(user, client=client)
+    if not seen:
+        notifications.new_device_login(user, client=client)
     events.record(
         events.Kind.LOGIN_SUCCEEDED, user=user, session_id=pair.session.id,
         ip_address=client.ip_address, user_agent=client.user_agent,
@@ -94,6 +104,7 @@ def user_change_password(*, user: User, new_password: str, current_session_id: s
             events.Kind.PASSWORD_CHANGED, user=user, actor=user, session_id=pair.session.id, reason="self",
             ip_address=client.ip_address, user_agent=client.user_agent,
         )
+        notifications.password_changed(user, client=client)
     profile_cache.invalidate_after_write(user.pk)  # committed: a Redis failure now must not read as "not changed"
     logger.info("password changed user=%s", user.pk)
     return pair

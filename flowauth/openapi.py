@@ -24,6 +24,7 @@ CODE_STATUS = {
     "throttled": 429,
     "auth_unavailable": 503,
 }
+CODE_STATUS.update({"invalid_code": 400, "email_unverified": 403})  # account recovery and verification
 ACCESS_CODES = ("not_authenticated", "token_expired", "token_invalid", "session_revoked", "auth_unavailable")
 
 _GENERIC = {

@@ -390,3 +390,39 @@ INTROSPECTION_CLIENTS = dict(
 )
 REVOKE_THROTTLE_RATE = env.str("REVOKE_THROTTLE_RATE", default="30/min")
 INTROSPECT_THROTTLE_RATE = env.str("INTROSPECT_THROTTLE_RATE", default="600/min")
+
+# Account recovery and verification (docs/recovery.md) ----------------------
+
+# Mail and other slow work run from a task queue (Django's tasks framework
+# through the django-tasks backport), stored in the database: `manage.py
+# db_worker` runs them; no other server is needed.
+INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# EMAIL_URL (smtp://user:password@host:587, smtp+tls://..., smtp+ssl://...) or the usual EMAIL_* settings;
+# without either, mail is written to the console (the worker's output).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+    EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="FlowAuth <no-reply@localhost>")
+# Where a reset or verification link points ({token} is replaced); empty: the mail carries the code only.
+FRONTEND_RESET_URL = env.str("FRONTEND_RESET_URL", default="")
+FRONTEND_VERIFY_URL = env.str("FRONTEND_VERIFY_URL", default="")
+# Seconds a code or link is valid; a code dies after this many wrong tries.
+VERIFICATION_CODE_LIFETIME = env.int("VERIFICATION_CODE_LIFETIME", default=900)
+VERIFICATION_CODE_MAX_ATTEMPTS = 5
+# On: login and refresh of an account whose address is not verified answer 403 email_unverified.
+REQUIRE_VERIFIED_EMAIL = env.bool("REQUIRE_VERIFIED_EMAIL", default=False)
+FLOWAUTH_THROTTLE_RATES.update({
+    "reset_email": env.str("RESET_THROTTLE_RATE", default="5/hour"),
+    "reset_ip": env.str("RESET_IP_THROTTLE_RATE", default="20/hour"),
+    "code_ip": env.str("CODE_IP_THROTTLE_RATE", default="30/hour"),
+})

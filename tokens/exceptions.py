@@ -109,3 +109,20 @@ class ServerError(FlowAuthError):
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     default_detail = _("Internal server error.")
     default_code = "server_error"
+
+
+# Account recovery and verification (API.md) -----------------------------------
+
+
+class EmailUnverified(FlowAuthError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = _("Verify your email address first: a code was sent to it.")
+    default_code = "email_unverified"
+
+
+class InvalidCode(FlowAuthError):
+    """A wrong, expired, used or dead code or link: one answer for every reason."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = _("The code is invalid or has expired.")
+    default_code = "invalid_code"

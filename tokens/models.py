@@ -22,6 +22,7 @@ class RevokeReason(models.TextChoices):
     LOGOUT_OTHERS = "logout_others", "Logout from all other devices"
     SESSION_DELETE = "session_delete", "Ended from the device list"
     PASSWORD_CHANGE = "password_change", "Password changed"
+    PASSWORD_RESET = "password_reset", "Password reset by email"
     REUSE = "reuse", "Refresh token reuse detected"
     ADMIN = "admin", "Revoked by staff"
     DEACTIVATION = "deactivation", "User deactivated or deleted"

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -25,7 +26,7 @@ from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from flowauth import metrics
 from tokens import events, jwt, revocation, selectors
-from tokens.exceptions import AuthUnavailable, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
+from tokens.exceptions import AuthUnavailable, EmailUnverified, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
 from tokens.models import RefreshToken, RevokeReason, Session, UserCutoff
 from tokens.settings import token_settings
 
@@ -137,6 +138,8 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
     # Checked on the row itself: even a deactivation Django never saw (raw SQL) cannot refresh.
     if not row.user.is_active:
         raise SessionRevoked()
+    if settings.REQUIRE_VERIFIED_EMAIL and not getattr(row.user, "email_verified", True):
+        raise EmailUnverified()
     # Lifetimes as configured now: lowering them shortens sessions that already exist.
     if now >= session_end(row.session) or now >= row.issued_at + token_settings.REFRESH_TOKEN_LIFETIME:
         raise TokenExpired()
@@ -154,6 +157,9 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
             events.Kind.REUSE_DETECTED, user=row.user, session_id=row.session_id,
             ip_address=client.ip_address, user_agent=client.user_agent,
         )
+        from accounts import notifications  # the user is told by email (docs/recovery.md)
+
+        notifications.reuse_detected(row.user, client=client)
         logger.warning(
             "refresh reuse detected user=%s session=%s jti=%s ip=%s",
             row.user_id, row.session_id, row.jti, client.ip_address,
