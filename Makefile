@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate redis-start redis-stop bench clean serve
+.PHONY: run worker test install migrate redis-start redis-stop bench clean serve
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,13 @@ install: $(STAMP)
 migrate: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 
+# The server and a task worker (mail, notifications) together; Ctrl-C stops both.
 run: migrate
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=$${DEBUG:-1} $(BIN)/python -m flowauth.devrun $(HOST):$(PORT)
+
+# The task worker alone (production: run it beside gunicorn, as many as needed).
+worker: migrate
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py db_worker
 
 # Tests run with DEBUG off, as in production; the key below exists only for them.
 test: install
