@@ -378,3 +378,19 @@ def test_profile_and_admin_show_email_verified(api, user, signed_in, admin_clien
     assert api.get("/api/auth/profile").json()["email_verified"] is False
     page = admin_client.get("/admin/accounts/user/")
     assert page.status_code == 200 and b"email_verified" in page.content
+
+
+def test_import_users_keeps_the_sources_verified_state(tmp_path):
+    from accounts.importing import clean_row, import_users
+    from accounts.importing import RowError
+    import bcrypt
+
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    rows = [(1, {"email": "v@example.com", "password_hash": hashed, "email_verified": True}),
+            (2, {"email": "u@example.com", "password_hash": hashed, "email_verified": "false"}),
+            (3, {"email": "n@example.com", "password_hash": hashed})]
+    import_users(rows)
+    assert dict(User.objects.values_list("email", "email_verified")) == {
+        "v@example.com": True, "u@example.com": False, "n@example.com": False}
+    with pytest.raises(RowError, match="email_verified"):
+        clean_row({"email": "x@example.com", "password_hash": hashed, "email_verified": "maybe"})
