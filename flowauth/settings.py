@@ -426,3 +426,9 @@ FLOWAUTH_THROTTLE_RATES.update({
     "reset_ip": env.str("RESET_IP_THROTTLE_RATE", default="20/hour"),
     "code_ip": env.str("CODE_IP_THROTTLE_RATE", default="30/hour"),
 })
+# Outbound webhooks (tokens/webhooks.py): receivers, the signing secret (whsec_<base64>), retries.
+WEBHOOK_URLS = env.list("WEBHOOK_URLS", default=[])
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE = env.int("WEBHOOK_RETRY_BASE", default=10)
+WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=5)

@@ -32,6 +32,15 @@ def record_revocations(session_ids: list[str], *, reason: str, actor=None) -> No
         AuthEvent(kind=kind, user_id=user_id, email=email, session_id=pk, actor=actor, reason=reason)
         for pk, user_id, email in rows
     ])
+    if reason == "admin":  # staff revocations go to the webhook receivers (tokens/webhooks.py)
+        from tokens import webhooks
+
+        by_user: dict[str, list[str]] = {}
+        for pk, user_id, _email in rows:
+            by_user.setdefault(str(user_id), []).append(pk)
+        for user_id, ids in by_user.items():
+            webhooks.emit("sessions.revoked_by_staff", {"user_id": user_id, "session_ids": ids,
+                                                        "actor_id": str(actor.pk) if actor else None})
 
 
 def real_user(actor):

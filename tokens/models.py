@@ -138,3 +138,6 @@ class AuthEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.email or self.user_id or ''}".strip()
+
+
+from tokens.models_webhooks import WebhookDelivery  # noqa: E402,F401  (outbound webhooks: tokens/webhooks.py)
