@@ -31,12 +31,19 @@ class Mailbox:
     def html(message) -> str:
         return message.get_body(preferencelist=("html",)).get_content()
 
-    def code(self, address: str) -> str:
-        """The 8-digit code of the latest mail to ``address``."""
-        return re.search(r"\b(\d{8})\b", self.text(self.to(address)[-1])).group(1)
+    def _latest(self, address: str, pattern: str) -> str | None:
+        for message in reversed(self.to(address)):
+            found = re.search(pattern, self.text(message))
+            if found:
+                return found.group(1)
+        return None
 
-    def token(self, address: str) -> str:
-        return re.search(r"token=([A-Za-z0-9_\-]{20,})", self.text(self.to(address)[-1])).group(1)
+    def code(self, address: str) -> str | None:
+        """The 8-digit code of the latest mail to ``address`` that carries one (notices carry none)."""
+        return self._latest(address, r"\b(\d{8})\b")
+
+    def token(self, address: str) -> str | None:
+        return self._latest(address, r"token=([A-Za-z0-9_\-]{20,})")
 
 
 @contextmanager
