@@ -71,16 +71,14 @@ def check_code(user: User | None, purpose: str, code: str):
     The same work (one hash, one SELECT, one UPDATE) is done when there is no
     such user or no live code, so the answer's timing does not tell them apart.
     """
-    import uuid
-
-    from accounts.models_recovery import VerificationCode
+    from accounts.models_recovery import VerificationCode, new_code_id
 
     presented = digest(code)
     row = (VerificationCode.objects.filter(user_id=getattr(user, "pk", None), purpose=purpose)
            .live().order_by("-created_at").first())
     if row is not None and hmac.compare_digest(presented, row.code_hash):
         return row
-    VerificationCode.objects.filter(pk=row.pk if row is not None else uuid.uuid4()).update(
+    VerificationCode.objects.filter(pk=row.pk if row is not None else new_code_id()).update(
         attempts=F("attempts") + 1)
     return None
 

@@ -1,10 +1,14 @@
 """The stored side of one-time codes (accounts/codes.py): hashes only."""
 
-import uuid
+import secrets
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+
+def new_code_id() -> str:
+    return secrets.token_hex(16)
 
 
 class VerificationCodeQuerySet(models.QuerySet):
@@ -23,7 +27,7 @@ class VerificationCode(models.Model):
         ("change_email", "Email change"),
     )
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.CharField(primary_key=True, max_length=32, default=new_code_id, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="verification_codes")
     purpose = models.CharField(max_length=20, choices=PURPOSES)
     code_hash = models.CharField(max_length=64)

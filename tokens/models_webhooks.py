@@ -1,9 +1,13 @@
 """Outbound webhook deliveries (tokens/webhooks.py): one row per event and receiver."""
 
-import uuid
+import secrets
 
 from django.db import models
 from django.utils import timezone
+
+
+def new_delivery_id() -> str:
+    return secrets.token_hex(16)
 
 
 class WebhookDelivery(models.Model):
@@ -12,9 +16,9 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.CharField(primary_key=True, max_length=32, default=new_delivery_id, editable=False)
     event_type = models.CharField(max_length=64, db_index=True)
-    url = models.URLField(max_length=500)
+    url = models.CharField(max_length=500)
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -32,7 +36,7 @@ class WebhookDelivery(models.Model):
     @property
     def message_id(self) -> str:
         """The Standard Webhooks ``webhook-id``: the same on every retry of one delivery."""
-        return f"msg_{self.id.hex}"
+        return f"msg_{self.id}"
 
     def __str__(self) -> str:
         return f"{self.event_type} to {self.url} ({self.status})"
