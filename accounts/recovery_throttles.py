@@ -1,6 +1,6 @@
-"""Throttles of the recovery endpoints, counted like the login's (accounts/throttles.py)."""
+"""Throttles of the recovery endpoints, counted like the login's (flowauth/throttles.py)."""
 
-from accounts.throttles import AtomicRateThrottle, LoginEmailThrottle
+from flowauth.throttles import AtomicRateThrottle, LoginEmailThrottle
 
 
 class ResetEmailThrottle(LoginEmailThrottle):

@@ -18,8 +18,8 @@ from accounts.recovery_serializers import (
 )
 from accounts.recovery_throttles import CodeIPThrottle, ResetEmailThrottle, ResetIPThrottle
 from accounts.serializers import AuthResponseSerializer, ProfileSerializer
-from accounts.throttles import PasswordChangeThrottle
-from accounts.views import _session_response
+from flowauth.throttles import PasswordChangeThrottle
+from accounts.responses import session_response
 from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
 from tokens.views import NO_STORE, client_info
 
@@ -58,7 +58,7 @@ class PasswordResetConfirmView(APIView):
             email=data.get("email"), code=data.get("code"), token=data.get("token"),
             new_password=data["new_password"], client=client_info(request),
         )
-        return _session_response(user, request, status.HTTP_200_OK, pair=pair)
+        return session_response(request, user, pair, status.HTTP_200_OK)
 
 
 class EmailVerifyView(APIView):

@@ -1,6 +1,7 @@
 """Account workflows. Views and admin call these; they hold no HTTP details."""
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -11,14 +12,14 @@ from accounts import notifications, profile_cache
 from accounts.models import User, normalize_email
 from flowauth import metrics
 from tokens import events
-from tokens.exceptions import EmailTaken, EmailUnverified, InvalidCredentials
+from flowauth.errors import EmailTaken, EmailUnverified, InvalidCredentials
 from tokens.models import RevokeReason, Session
 from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for_user
 
 logger = logging.getLogger("flowauth.auth")
 
 
-def user_register(*, email: str, password: str, username: str = "") -> User:
+def register_user(*, email: str, password: str, username: str = "") -> User:
     """Create an account; raises EmailTaken for an email already registered (any case)."""
     email = normalize_email(email)
     if User.objects.filter(email=email).exists():
@@ -35,7 +36,7 @@ def user_register(*, email: str, password: str, username: str = "") -> User:
     return user
 
 
-def user_authenticate(*, request, email: str, password: str) -> User:
+def authenticate_user(*, request, email: str, password: str) -> User:
     """Verify credentials. Unknown email, wrong password and inactive user are one answer.
 
     Django's ModelBackend runs the hasher for unknown emails too, so the
@@ -57,9 +58,9 @@ def user_authenticate(*, request, email: str, password: str) -> User:
     return user
 
 
-def user_login(*, request, email: str, password: str, client: ClientInfo) -> tuple[User, TokenPair]:
+def log_in_user(*, request, email: str, password: str, client: ClientInfo) -> tuple[User, TokenPair]:
     """Verify credentials and start a session; both outcomes are logged as auth events."""
-    user = user_authenticate(request=request, email=email, password=password)
+    user = authenticate_user(request=request, email=email, password=password)
     seen = Session.objects.filter(user=user, user_agent=client.user_agent[:400],
                                   device_name=client.device_name[:100]).exists()
     pair = issue_session(user, client=client)
@@ -73,7 +74,7 @@ def user_login(*, request, email: str, password: str, client: ClientInfo) -> tup
     return user, pair
 
 
-def user_update_profile(*, user: User, data: dict) -> User:
+def update_profile(*, user: User, data: dict) -> User:
     """Save profile fields; 503 with nothing written when the profile cache cannot be invalidated."""
     profile_cache.invalidate(user.pk)
     for field, value in data.items():
@@ -83,7 +84,7 @@ def user_update_profile(*, user: User, data: dict) -> User:
     return user
 
 
-def user_change_password(*, user: User, new_password: str, current_session_id: str, client: ClientInfo) -> TokenPair:
+def change_password(*, user: User, new_password: str, current_session_id: str, client: ClientInfo) -> TokenPair:
     """Set a new password and end every session of ``user``, this device's too.
 
     This device continues on a new session (same device name): the access
@@ -110,7 +111,7 @@ def user_change_password(*, user: User, new_password: str, current_session_id: s
     return pair
 
 
-def user_set_avatar(*, user: User, data: bytes, extension: str) -> User:
+def set_avatar(*, user: User, data: bytes, extension: str) -> User:
     """Store checked image bytes as the avatar; the previous file is deleted once replaced.
 
     As a profile update: 503 with nothing stored when the profile cache cannot be invalidated.
@@ -121,5 +122,18 @@ def user_set_avatar(*, user: User, data: bytes, extension: str) -> User:
     user.save(update_fields=["avatar"])
     if old_name and old_name != user.avatar.name:
         user.avatar.storage.delete(old_name)
+    profile_cache.invalidate_after_write(user.pk)
+    return user
+
+
+def set_password_by_staff(*, save: Callable[[], User], actor) -> User:
+    """Staff set a user's password (the admin's form, whose ``save`` is passed in): every session of the user ends.
+
+    The password, the cut-off and the event land in one transaction.
+    """
+    with transaction.atomic():
+        user = save()
+        revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=actor)
+        events.record(events.Kind.PASSWORD_CHANGED, user=user, actor=actor, reason="admin")
     profile_cache.invalidate_after_write(user.pk)
     return user

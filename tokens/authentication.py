@@ -9,17 +9,16 @@ import logging
 
 from rest_framework import HTTP_HEADER_ENCODING
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.models import TokenUser
 
 from rest_framework.authentication import SessionAuthentication
 
 from tokens import cookies, jwt, revocation, selectors
-from tokens.exceptions import (
+from flowauth.errors import (
+    REALM,
     AuthUnavailable,
     RevocationStoreUnavailable,
     SessionRevoked,
-    TokenExpired,
     TokenInvalid,
 )
 from tokens.settings import token_settings
@@ -27,7 +26,6 @@ from tokens.settings import token_settings
 logger = logging.getLogger("flowauth.auth")
 
 AUTH_SCHEME = b"bearer"
-REALM = "flowauth"
 
 
 class FlowAuthUser(TokenUser):
@@ -84,12 +82,7 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
         return parts[1]
 
     def get_validated_token(self, raw_token: bytes) -> jwt.AccessToken:
-        try:
-            token = jwt.AccessToken(raw_token)
-        except ExpiredTokenError as exc:
-            raise TokenExpired() from exc
-        except TokenError as exc:
-            raise TokenInvalid() from exc
+        token = jwt.decode(raw_token, jwt.AccessToken)
         if self.is_revoked(token):
             raise SessionRevoked()
         return token
