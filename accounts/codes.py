@@ -43,7 +43,7 @@ class Issued:
 
     code: str
     token: str
-    row: "VerificationCode"
+    row: object  # accounts.models_recovery.VerificationCode
 
 
 def _new_code() -> str:

@@ -16,8 +16,8 @@ from rest_framework import serializers
 from accounts import codes, notifications, profile_cache
 from accounts.models import User
 from accounts.recovery_serializers import password_errors
-from tokens import events
 from flowauth.errors import EmailTaken, InvalidCode
+from tokens import events
 from tokens.models import RevokeReason
 from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for_user
 

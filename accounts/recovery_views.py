@@ -17,10 +17,10 @@ from accounts.recovery_serializers import (
     PasswordResetConfirmSerializer,
 )
 from accounts.recovery_throttles import CodeIPThrottle, ResetEmailThrottle, ResetIPThrottle
-from accounts.serializers import AuthResponseSerializer, ProfileSerializer
-from flowauth.throttles import PasswordChangeThrottle
 from accounts.responses import session_response
+from accounts.serializers import AuthResponseSerializer, ProfileSerializer
 from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
+from flowauth.throttles import PasswordChangeThrottle
 from tokens.views import NO_STORE, client_info
 
 RESET_SENT = _("If an account has this address, a code is on its way to it.")

@@ -33,10 +33,10 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = "webhook deliveries"
 
+    def __str__(self) -> str:
+        return f"{self.event_type} to {self.url} ({self.status})"
+
     @property
     def message_id(self) -> str:
         """The Standard Webhooks ``webhook-id``: the same on every retry of one delivery."""
         return f"msg_{self.id}"
-
-    def __str__(self) -> str:
-        return f"{self.event_type} to {self.url} ({self.status})"

@@ -381,9 +381,9 @@ def test_profile_and_admin_show_email_verified(api, user, signed_in, admin_clien
 
 
 def test_import_users_keeps_the_sources_verified_state(tmp_path):
-    from accounts.importing import clean_row, import_users
-    from accounts.importing import RowError
     import bcrypt
+
+    from accounts.importing import RowError, clean_row, import_users
 
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     rows = [(1, {"email": "v@example.com", "password_hash": hashed, "email_verified": True}),

@@ -14,7 +14,12 @@ from tests.helpers import PASSWORD, make_user
 from tests.mailbox import smtp_server
 from tests.recovery_helpers import db_worker_process
 from tests.servers import gunicorn
-from tests.system.test_ending_access_processes import admin_login, bearer_login, cookie_login, session_login
+from tests.system.test_ending_access_processes import (
+    admin_login,
+    bearer_login,
+    cookie_login,
+    session_login,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process]
 
