@@ -61,3 +61,13 @@ def reuse_detected(user, *, client=None) -> None:
 
 def second_factor_changed(user, *, added: bool, client=None) -> None:
     _enqueue(user.email, "second_factor_changed", _context(client, added=added), user)
+
+
+def _on_reuse_detected(sender, *, user, client=None, **kwargs) -> None:
+    reuse_detected(user, client=client)
+
+
+def connect() -> None:
+    from tokens import events
+
+    events.reuse_detected.connect(_on_reuse_detected, dispatch_uid="accounts.notifications.reuse_detected")

@@ -6,11 +6,16 @@ small, non-secret facts (counts, a device name): never a token or a password.
 
 import logging
 
+from django.dispatch import Signal
+
 from tokens.models import AuthEvent, AuthEventKind, Session
 
 logger = logging.getLogger("flowauth.auth")
 
 Kind = AuthEventKind
+
+# Sent when a refresh token came back after rotation (the session ended as stolen); accounts sends the notice.
+reuse_detected = Signal()
 
 
 def record(kind: str, *, user=None, email: str = "", session_id: str = "", actor=None, reason: str = "",

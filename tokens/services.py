@@ -145,9 +145,7 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
             events.Kind.REUSE_DETECTED, user=row.user, session_id=row.session_id,
             ip_address=client.ip_address, user_agent=client.user_agent,
         )
-        from accounts import notifications  # the user is told by email (docs/recovery.md)
-
-        notifications.reuse_detected(row.user, client=client)
+        events.reuse_detected.send(sender=RefreshToken, user=row.user, client=client)  # the user is told by email
         logger.warning(
             "refresh reuse detected user=%s session=%s jti=%s ip=%s",
             row.user_id, row.session_id, row.jti, client.ip_address,
