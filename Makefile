@@ -11,7 +11,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-scaleout lint install install-dev install-bench migrate redis-start redis-stop bench clean serve wheel
+.PHONY: run worker test test-scaleout lint install install-dev install-bench migrate redis-start redis-stop bench clean serve wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,12 +38,17 @@ install-bench: $(BENCH_STAMP)
 migrate: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 
+# The server and a task worker (mail, notifications) together; Ctrl-C stops both.
 run: migrate
 	@if [ -z "$$REDIS_URL" ]; then \
 		echo "== Redis: the embedded server at $$($(BIN)/python -c 'from flowauth import embedded_redis; print(embedded_redis.url())')"; \
 		echo "   it keeps running after the server stops; stop it with: make redis-stop"; \
 	else echo "== Redis: REDIS_URL (not the embedded server)"; fi
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=$${DEBUG:-1} $(BIN)/python -m flowauth.devrun $(HOST):$(PORT)
+
+# The task worker alone (production: run it beside gunicorn, as many as needed).
+worker: migrate
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py db_worker
 
 # Tests run with DEBUG off, as in production; the key below exists only for them.
 test: install-dev

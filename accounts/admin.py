@@ -60,10 +60,11 @@ class UserAdmin(RevokeActionsMixin, DjangoUserAdmin):
     form = FlowAuthUserChangeForm
     change_password_form = RevokingPasswordChangeForm
     ordering = ["email"]
-    list_display = ["email", "username", "is_active", "is_staff", "second_factor", "date_joined"]
+    list_display = ["email", "email_verified", "username", "is_active", "is_staff", "second_factor", "date_joined"]
+    list_filter = ["email_verified", "is_active", "is_staff"]
     search_fields = ["email", "username"]
     fieldsets = (
-        (None, {"fields": ("email", "password")}),
+        (None, {"fields": ("email", "email_verified", "password")}),
         ("Profile", {"fields": ("username", "first_name", "last_name", "avatar")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),

@@ -11,3 +11,6 @@ class AccountsConfig(AppConfig):
         from flowauth import health
 
         health.register(cached_profiles, order=10)  # after tokens' Redis check, whose verdict it reads
+        from accounts import notifications
+
+        notifications.connect()  # the reuse notice (docs/recovery.md)

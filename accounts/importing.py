@@ -102,6 +102,11 @@ def clean_row(row) -> dict:
         "last_name": _text(row, "last_name"),
         "is_active": _bool(row.get("is_active")),
     }
+    if row.get("email_verified") not in (None, ""):  # the source's verified state is kept; absent: unverified
+        try:
+            cleaned["email_verified"] = _bool(row.get("email_verified"))
+        except RowError as exc:
+            raise RowError(f"email_verified is not a boolean: {row.get('email_verified')!r}") from exc
     joined = _datetime(row.get("date_joined"))
     if joined is not None:
         cleaned["date_joined"] = joined

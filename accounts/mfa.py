@@ -32,6 +32,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import notifications
 from accounts.models import User
 from tokens import events, jwt, selectors
 from flowauth.errors import InvalidCode
@@ -104,6 +105,7 @@ def confirm_enrolment(user: User, code, *, keep_session_id: str, client_ip: str 
         events.record(events.Kind.MFA_ENABLED, user=user, actor=user, session_id=keep_session_id,
                       ip_address=client_ip, details={"factor": "totp"})
     logger.info("second factor added user=%s", user.pk)
+    notifications.second_factor_changed(user, added=True)
     return codes
 
 
@@ -136,20 +138,9 @@ def remove_factor(user: User, *, actor=None, keep_session_id: str = "", client_i
                           ip_address=client_ip, reason="staff" if actor is not None and actor != user else "self",
                           details={"factor": "totp"})
     if had:
-        _notify_factor_removed(user, actor)
+        notifications.second_factor_changed(user, added=False)
         logger.info("second factor removed user=%s actor=%s", user.pk, getattr(actor, "pk", None))
     return had
-
-
-def _notify_factor_removed(user: User, actor) -> None:
-    """Tell the user by mail when the notifications module is present; the event is recorded either way."""
-    try:
-        from accounts import notifications  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    notify = getattr(notifications, "notify", None)
-    if callable(notify):
-        notify(user, "mfa_disabled")
 
 
 def _recovery_hash(code: str) -> str:

@@ -107,6 +107,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     avatar = models.ImageField(upload_to=avatar_path, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
+    email_verified = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()
@@ -131,3 +132,6 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         validate_email_characters(self.email)  # the admin's forms: a field error, as the API's 400
         self.email = normalize_email(self.email)
+
+
+from accounts.models_recovery import VerificationCode  # noqa: E402,F401  (one-time codes: accounts/codes.py)

@@ -66,8 +66,8 @@ class ProfileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "email", "username", "first_name", "last_name", "avatar_url", "date_joined"]
-        read_only_fields = ["id", "email", "avatar_url", "date_joined"]
+        fields = ["id", "email", "username", "first_name", "last_name", "avatar_url", "date_joined", "email_verified"]
+        read_only_fields = ["id", "email", "avatar_url", "date_joined", "email_verified"]
 
     def get_avatar_url(self, user: User) -> str | None:
         if not user.avatar:

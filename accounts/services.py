@@ -3,15 +3,16 @@
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from accounts import mfa, profile_cache
+from accounts import mfa, notifications, profile_cache
 from accounts.models import User, normalize_email
 from flowauth import metrics
+from flowauth.errors import EmailTaken, EmailUnverified, InvalidCredentials, MfaRequired
 from tokens import events
-from flowauth.errors import EmailTaken, InvalidCredentials, MfaRequired
 from tokens.models import RevokeReason, Session
 from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for_user
 
@@ -29,6 +30,9 @@ def register_user(*, email: str, password: str, username: str = "") -> User:
     except IntegrityError as exc:  # a concurrent registration won the race
         raise EmailTaken() from exc
     logger.info("user registered user=%s", user.pk)
+    from accounts import recovery  # a verification code to the new address (docs/recovery.md)
+
+    recovery.request_verification(user.email)
     return user
 
 
@@ -49,6 +53,8 @@ def authenticate_user(*, request, email: str, password: str) -> User:
         )
         raise InvalidCredentials()
     metrics.LOGINS.labels(outcome="success").inc()
+    if settings.REQUIRE_VERIFIED_EMAIL and not user.email_verified:
+        raise EmailUnverified()  # after the password: says nothing about an address to a guesser
     return user
 
 
@@ -67,8 +73,12 @@ def log_in_user(*, request, email: str, password: str, client: ClientInfo) -> tu
 
 
 def start_login_session(user: User, *, client: ClientInfo, amr: tuple[str, ...] = ("pwd",)) -> TokenPair:
-    """The session a finished login starts, recorded as ``login_succeeded``."""
+    """The session a finished login starts, recorded as ``login_succeeded``; a device not seen before is told."""
+    seen = Session.objects.filter(user=user, user_agent=client.user_agent[:400],
+                                  device_name=client.device_name[:100]).exists()
     pair = issue_session(user, client=client, amr=amr)
+    if not seen:
+        notifications.new_device_login(user, client=client)
     events.record(
         events.Kind.LOGIN_SUCCEEDED, user=user, session_id=pair.session.id,
         ip_address=client.ip_address, user_agent=client.user_agent,
@@ -108,6 +118,7 @@ def change_password(*, user: User, new_password: str, current_session_id: str, c
             events.Kind.PASSWORD_CHANGED, user=user, actor=user, session_id=pair.session.id, reason="self",
             ip_address=client.ip_address, user_agent=client.user_agent,
         )
+        notifications.password_changed(user, client=client)
     profile_cache.invalidate_after_write(user.pk)  # committed: a Redis failure now must not read as "not changed"
     logger.info("password changed user=%s", user.pk)
     return pair

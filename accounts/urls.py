@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import mfa_views, session_views, views
+from accounts import mfa_views, recovery_views, session_views, views
 
 urlpatterns = [
     path("register", views.RegisterView.as_view(), name="register"),
@@ -20,4 +20,13 @@ urlpatterns += [
     path("mfa/recovery-codes", mfa_views.RecoveryCodesView.as_view(), name="mfa-recovery-codes"),
     path("login/mfa", mfa_views.LoginMfaView.as_view(), name="login-mfa"),
     path("reauth", mfa_views.ReauthView.as_view(), name="reauth"),
+]
+# Account recovery and verification (docs/recovery.md).
+urlpatterns += [
+    path("password/reset", recovery_views.PasswordResetView.as_view(), name="password-reset"),
+    path("password/reset/confirm", recovery_views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
+    path("email/verify", recovery_views.EmailVerifyView.as_view(), name="email-verify"),
+    path("email/verify/resend", recovery_views.EmailVerifyResendView.as_view(), name="email-verify-resend"),
+    path("profile/email", recovery_views.EmailChangeView.as_view(), name="profile-email"),
+    path("profile/email/confirm", recovery_views.EmailChangeConfirmView.as_view(), name="profile-email-confirm"),
 ]

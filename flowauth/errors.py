@@ -125,7 +125,7 @@ class ServerError(FlowAuthError):
     default_code = "server_error"
 
 
-# Second factors and step-up (docs/mfa.md) ----------------------------------
+# Second factors and step-up (docs/mfa.md), account recovery (docs/recovery.md) --
 
 
 class MfaRequired(FlowAuthError):
@@ -142,7 +142,7 @@ class MfaRequired(FlowAuthError):
 
 
 class InvalidCode(FlowAuthError):
-    """A wrong, replayed, used or expired code, or a dead second-step token: one answer for every reason."""
+    """A wrong, replayed, used or expired code or link, or a dead second-step token: one answer for every reason."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = _("The code is invalid or has expired.")
@@ -155,3 +155,9 @@ class ReauthRequired(FlowAuthError):
     status_code = status.HTTP_403_FORBIDDEN
     default_detail = _("This operation needs a recent sign-in: re-authenticate and retry.")
     default_code = "reauth_required"
+
+
+class EmailUnverified(FlowAuthError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = _("Verify your email address first: a code was sent to it.")
+    default_code = "email_unverified"

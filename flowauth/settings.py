@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "django_otp",  # second factors (docs/mfa.md); before accounts: accounts/admin.py hides their admins
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_tasks",  # the task queue for mail and webhooks (docs/recovery.md)
+    "django_tasks_db",
     "accounts",
     "tokens",
 ]
@@ -386,6 +388,10 @@ FLOWAUTH_THROTTLE_RATES = {
     # RFC 7009 / 7662 endpoints, per client IP.
     "revoke": env.str("REVOKE_THROTTLE_RATE", default="30/min"),
     "introspect": env.str("INTROSPECT_THROTTLE_RATE", default="600/min"),
+    # Account recovery (docs/recovery.md): reset requests per email and per IP, codes tried per IP.
+    "reset_email": env.str("RESET_THROTTLE_RATE", default="5/hour"),
+    "reset_ip": env.str("RESET_IP_THROTTLE_RATE", default="20/hour"),
+    "code_ip": env.str("CODE_IP_THROTTLE_RATE", default="30/hour"),
 }
 
 # Seconds a client is told to wait (Retry-After) when authentication is unavailable (503).
@@ -435,3 +441,39 @@ OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
 # One step of clock skew either way, and no drift learning from a guess.
 OTP_TOTP_SYNC = False
+
+# Account recovery and verification (docs/recovery.md) ----------------------
+
+# Mail and other slow work run from a task queue (Django's tasks framework
+# through the django-tasks backport), stored in the database: `manage.py
+# db_worker` runs them; no other server is needed.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# EMAIL_URL (smtp://user:password@host:587, smtp+tls://..., smtp+ssl://...) or the usual EMAIL_* settings;
+# without either, mail is written to the console (the worker's output).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+    EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="FlowAuth <no-reply@localhost>")
+# Where a reset or verification link points ({token} is replaced); empty: the mail carries the code only.
+FRONTEND_RESET_URL = env.str("FRONTEND_RESET_URL", default="")
+FRONTEND_VERIFY_URL = env.str("FRONTEND_VERIFY_URL", default="")
+# Seconds a code or link is valid; a code dies after this many wrong tries.
+VERIFICATION_CODE_LIFETIME = env.int("VERIFICATION_CODE_LIFETIME", default=900)
+VERIFICATION_CODE_MAX_ATTEMPTS = 5
+# On: login and refresh of an account whose address is not verified answer 403 email_unverified.
+REQUIRE_VERIFIED_EMAIL = env.bool("REQUIRE_VERIFIED_EMAIL", default=False)
+# Outbound webhooks (tokens/webhooks.py): receivers, the signing secret (whsec_<base64>), retries.
+WEBHOOK_URLS = env.list("WEBHOOK_URLS", default=[])
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE = env.int("WEBHOOK_RETRY_BASE", default=10)
+WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=5)

@@ -145,3 +145,6 @@ class UserCutoffAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["reason", "user_deleted"]
     search_fields = ["=user_id"]
     readonly_fields = [f.name for f in UserCutoff._meta.fields]
+
+
+from tokens import admin_webhooks  # noqa: E402,F401  (webhook deliveries, read-only)

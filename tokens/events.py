@@ -6,11 +6,16 @@ small, non-secret facts (counts, a device name): never a token or a password.
 
 import logging
 
+from django.dispatch import Signal
+
 from tokens.models import AuthEvent, AuthEventKind, Session
 
 logger = logging.getLogger("flowauth.auth")
 
 Kind = AuthEventKind
+
+# Sent when a refresh token came back after rotation (the session ended as stolen); accounts sends the notice.
+reuse_detected = Signal()
 
 
 def record(kind: str, *, user=None, email: str = "", session_id: str = "", actor=None, reason: str = "",
@@ -32,6 +37,15 @@ def record_revocations(session_ids: list[str], *, reason: str, actor=None) -> No
         AuthEvent(kind=kind, user_id=user_id, email=email, session_id=pk, actor=actor, reason=reason)
         for pk, user_id, email in rows
     ])
+    if reason == "admin":  # staff revocations go to the webhook receivers (tokens/webhooks.py)
+        from tokens import webhooks
+
+        by_user: dict[str, list[str]] = {}
+        for pk, user_id, _email in rows:
+            by_user.setdefault(str(user_id), []).append(pk)
+        for user_id, ids in by_user.items():
+            webhooks.emit("sessions.revoked_by_staff", {"user_id": user_id, "session_ids": ids,
+                                                        "actor_id": str(actor.pk) if actor else None})
 
 
 def real_user(actor):

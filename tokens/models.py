@@ -22,6 +22,7 @@ class RevokeReason(models.TextChoices):
     LOGOUT_OTHERS = "logout_others", "Logout from all other devices"
     SESSION_DELETE = "session_delete", "Ended from the device list"
     PASSWORD_CHANGE = "password_change", "Password changed"
+    PASSWORD_RESET = "password_reset", "Password reset by email"
     REUSE = "reuse", "Refresh token reuse detected"
     ADMIN = "admin", "Revoked by staff"
     DEACTIVATION = "deactivation", "User deactivated or deleted"
@@ -148,3 +149,6 @@ class AuthEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.email or self.user_id or ''}".strip()
+
+
+from tokens.models_webhooks import WebhookDelivery  # noqa: E402,F401  (outbound webhooks: tokens/webhooks.py)

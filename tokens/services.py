@@ -18,13 +18,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from flowauth import metrics
 from tokens import events, jwt, lifetimes, revocation, selectors
-from flowauth.errors import AuthUnavailable, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
+from flowauth.errors import AuthUnavailable, EmailUnverified, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
 from tokens.models import RefreshToken, RevokeReason, Session, UserCutoff
 from tokens.settings import token_settings
 
@@ -133,6 +134,8 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
     # Checked on the row itself: even a deactivation Django never saw (raw SQL) cannot refresh.
     if not row.user.is_active:
         raise SessionRevoked()
+    if settings.REQUIRE_VERIFIED_EMAIL and not getattr(row.user, "email_verified", True):
+        raise EmailUnverified()
     # Lifetimes as configured now: lowering them shortens sessions that already exist.
     if now >= session_end(row.session) or now >= row.issued_at + token_settings.REFRESH_TOKEN_LIFETIME:
         raise TokenExpired()
@@ -148,6 +151,7 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
             events.Kind.REUSE_DETECTED, user=row.user, session_id=row.session_id,
             ip_address=client.ip_address, user_agent=client.user_agent,
         )
+        events.reuse_detected.send(sender=RefreshToken, user=row.user, client=client)  # the user is told by email
         logger.warning(
             "refresh reuse detected user=%s session=%s jti=%s ip=%s",
             row.user_id, row.session_id, row.jti, client.ip_address,

@@ -66,7 +66,8 @@ def test_services_and_selectors_use_no_raw_sql(app):
 
 def test_the_models_use_portable_field_types_only():
     portable = {"AutoField", "BigAutoField", "CharField", "EmailField", "BooleanField", "DateTimeField",
-                "ForeignKey", "OneToOneField", "ManyToManyField", "GenericIPAddressField", "ImageField", "JSONField"}
+                "ForeignKey", "OneToOneField", "ManyToManyField", "GenericIPAddressField", "ImageField", "JSONField",
+                "PositiveSmallIntegerField"}  # counters (a code's tries, a delivery's attempts)
     for model in list(apps.get_app_config("tokens").get_models()) + list(apps.get_app_config("accounts").get_models()):
         for field in model._meta.get_fields(include_hidden=False):
             if field.auto_created and not field.concrete:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tokens', '0003_user_cutoff'),
+        ('tokens', '0005_webhooks'),
     ]
 
     operations = [
