@@ -48,8 +48,9 @@ class RegisterView(APIView):
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        client = client_info(request)  # a bad DPoP proof is refused before the account exists
         user = services.user_register(**serializer.validated_data)
-        return _session_response(user, request, status.HTTP_201_CREATED)
+        return _session_response(user, request, status.HTTP_201_CREATED, pair=issue_session(user, client=client))
 
 
 class LoginView(APIView):

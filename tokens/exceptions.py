@@ -109,3 +109,21 @@ class ServerError(FlowAuthError):
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     default_detail = _("Internal server error.")
     default_code = "server_error"
+
+
+# DPoP (RFC 9449): refusals answered with a ``WWW-Authenticate: DPoP`` challenge (section 7.1).
+
+class InvalidDPoPProof(FlowAuthError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = _("The DPoP proof is missing or invalid.")
+    default_code = "invalid_dpop_proof"
+    dpop_error = "invalid_dpop_proof"
+
+
+class UseDPoPNonce(FlowAuthError):
+    """The proof lacks the server's current nonce; the answer's ``DPoP-Nonce`` header has it."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = _("Retry with the server's DPoP nonce.")
+    default_code = "use_dpop_nonce"
+    dpop_error = "use_dpop_nonce"

@@ -164,13 +164,15 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def encode_refresh(*, jti: str, user_id, session_id: str, issued_at: datetime, expires_at: datetime) -> str:
+def encode_refresh(*, jti: str, user_id, session_id: str, issued_at: datetime, expires_at: datetime,
+                   extra: dict | None = None) -> str:
     """Sign a refresh token from its stored row; the same row gives the same string."""
     token = RefreshToken()
     token.payload.update(
         {"jti": jti, USER_ID_CLAIM: str(user_id), SESSION_CLAIM: session_id,
          "iat": _epoch(issued_at), "exp": _epoch(expires_at)}
     )
+    token.payload.update(extra or {})
     return str(token)
 
 
@@ -179,7 +181,7 @@ def epoch_micros(moment: datetime) -> int:
 
 
 def encode_access(*, user_id, session_id: str, refresh_jti: str, session_start: datetime, now: datetime,
-                  not_after: datetime) -> tuple[str, datetime]:
+                  not_after: datetime, extra: dict | None = None) -> tuple[str, datetime]:
     """Sign a fresh access token; it never outlives ``not_after`` (the session's end)."""
     token = AccessToken()
     expires_at = min(now + token_settings.ACCESS_TOKEN_LIFETIME, not_after)
@@ -187,6 +189,7 @@ def encode_access(*, user_id, session_id: str, refresh_jti: str, session_start: 
         {USER_ID_CLAIM: str(user_id), SESSION_CLAIM: session_id, PARENT_CLAIM: refresh_jti,
          SESSION_START_CLAIM: epoch_micros(session_start), "iat": _epoch(now), "exp": _epoch(expires_at)}
     )
+    token.payload.update(extra or {})
     return str(token), expires_at
 
 

@@ -48,6 +48,8 @@ class Session(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # RFC 7638 thumbprint of the DPoP key the session is bound to (RFC 9449); blank: not bound.
+    dpop_jkt = models.CharField("DPoP key thumbprint", max_length=64, blank=True, default="")
 
     objects = SessionQuerySet.as_manager()
 

@@ -142,25 +142,49 @@ def _unavailable(exc: Exception) -> RevocationStoreUnavailable:
     return RevocationStoreUnavailable(type(exc).__name__)
 
 
-def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start: int) -> bool:
+@dataclass
+class ExtraSet:
+    """A ``SET key 1 NX EX ttl`` riding in the revocation check's round trip (a DPoP proof's jti).
+
+    ``created`` holds the answer afterwards: True when the key was new.
+    """
+
+    key: str
+    ttl: int
+    created: bool | None = None
+
+
+def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start: int,
+               extra: ExtraSet | None = None) -> bool:
     """One round trip: the marker and the three keys that could refuse the token.
 
     The session's key, its parent refresh token's key and the user's
-    cut-off. Raises RevocationStoreUnavailable when Redis cannot answer, or
-    when the cache is incomplete and could not be rebuilt right now.
+    cut-off; with ``extra``, its SET NX in the same pipeline. Raises
+    RevocationStoreUnavailable when Redis cannot answer, or when the cache
+    is incomplete and could not be rebuilt right now.
     """
     client = get_redis()
     keys = (MARKER_KEY, session_key(session_id), refresh_key(refresh_jti), cutoff_key(user_id))
     known = server_state(client)
     try:
-        if known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE:
+        if known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE or extra is not None:
             # Now and then the same round trip re-reads the server's state: an eviction
             # policy set, or keys evicted, on a connection opened before, comes to light.
+            read_state = known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE
             pipe = client.pipeline(transaction=False)
             pipe.mget(*keys)
-            pipe.info()
-            values, info = pipe.execute()
-            state = remember_server_state(client, ServerState.from_info(info))
+            if extra is not None:
+                pipe.set(extra.key, "1", nx=True, ex=extra.ttl)
+            if read_state:
+                pipe.info()
+            replies = pipe.execute()
+            values = replies[0]
+            if extra is not None:
+                extra.created = bool(replies[1])
+            if read_state:
+                state = remember_server_state(client, ServerState.from_info(replies[-1]))
+            else:
+                state = server_state(client)
         else:
             values = client.mget(*keys)
             state = server_state(client)  # after the call: a reconnect (restart, failover) has just read it

@@ -44,6 +44,14 @@ DEFAULTS = {
     # "issuer" (FlowAuth, owns the database) or "verifier" (a sibling service:
     # no database; an incomplete revocation cache answers 503 instead of rebuilding).
     "ROLE": "issuer",
+    # DPoP (RFC 9449, tokens/dpop.py): proofs older than this many seconds are refused;
+    # ones from the future only within the skew. Nonces rotate every DPOP_NONCE_LIFETIME seconds.
+    "DPOP_PROOF_MAX_AGE": 60,
+    "DPOP_PROOF_FUTURE_SKEW": 5,
+    "DPOP_MAX_PROOF_BYTES": 4096,
+    "DPOP_NONCE": False,
+    "DPOP_NONCE_LIFETIME": 300,
+    "DPOP_REQUIRED": False,
 }
 
 _DURATIONS = {"ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_MAX_AGE", "REFRESH_GRACE_SECONDS"}
