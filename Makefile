@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate redis-start redis-stop bench clean serve
+.PHONY: run test install migrate redis-start redis-stop bench bench-dpop clean serve
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ redis-stop: install
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/dpop.py
+
+# A DPoP-bound GET against a Bearer GET, in-process (a minute); writes bench/DPOP.md.
+bench-dpop: install
+	$(BIN)/python bench/dpop.py
 
 clean:
 	-$(BIN)/python -m flowauth.embedded_redis stop
