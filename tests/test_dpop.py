@@ -373,22 +373,41 @@ def test_a_bound_token_is_refused_once_its_session_ended(api, user, key, ending)
     assert refused.status_code == 401 and helpers.error_code(refused) == "session_revoked"
 
 
-def test_after_flushall_revocations_hold_and_a_recent_proof_can_be_replayed_only_once(api, user, key, redis_client):
-    """FLUSHALL loses the replay store: a proof seen in the last DPOP_PROOF_MAX_AGE seconds passes
-    once more (same token, method and URL), then is refused again; revocations are rebuilt."""
-    access = bound_login(api, user, key)["access"]
-    proof = key.proof("GET", ME, access_token=access)
-    assert get_me(api, access, proof).status_code == 200
-    redis_client.flushall()
-    assert get_me(api, access, proof).status_code == 200
-    assert_dpop_refusal(get_me(api, access, proof))
-    other = bound_login(api, user, key)
-    Session.objects.filter(pk=helpers.claims(other["access"])["sid"]).get()
+def test_after_flushall_a_proof_signed_before_the_rebuild_is_refused(api, user, key, redis_client):
+    """FLUSHALL loses the replay store: the rebuild stamps its time, and proofs signed before it
+    (which may have been used) are refused; a new proof works, and revocations still hold."""
     from tokens import services
-    services.revoke_session(Session.objects.get(pk=helpers.claims(other["access"])["sid"]), reason="logout")
+
+    now = timezone.now()
+    with time_machine.travel(now, tick=False):
+        access = bound_login(api, user, key)["access"]
+        proof = key.proof("GET", ME, access_token=access)
+        assert get_me(api, access, proof).status_code == 200
     redis_client.flushall()
-    refused = get_me(api, other["access"], key.proof("GET", ME, access_token=other["access"]))
-    assert helpers.error_code(refused) == "session_revoked"
+    with time_machine.travel(now + timedelta(seconds=2), tick=False):
+        assert_dpop_refusal(get_me(api, access, proof))  # the first request after the flush rebuilds
+        assert_dpop_refusal(get_me(api, access, proof))  # and every later one reads the rebuild's time
+        assert get_me(api, access, key.proof("GET", ME, access_token=access)).status_code == 200
+        other = bound_login(api, user, key)
+        services.revoke_session(Session.objects.get(pk=helpers.claims(other["access"])["sid"]), reason="logout")
+    redis_client.flushall()
+    with time_machine.travel(now + timedelta(seconds=4), tick=False):
+        refused = get_me(api, other["access"], key.proof("GET", ME, access_token=other["access"]))
+        assert helpers.error_code(refused) == "session_revoked"
+
+
+def test_after_flushall_a_refresh_proof_signed_before_is_refused(api, user, key, redis_client):
+    now = timezone.now()
+    with time_machine.travel(now, tick=False):
+        refresh = bound_login(api, user, key)["refresh"]
+        proof = key.proof("POST", REFRESH)
+    redis_client.flushall()
+    with time_machine.travel(now + timedelta(seconds=2), tick=False):
+        stale = api.post("/api/auth/refresh", {"refresh": refresh}, format="json", **proof_header(proof))
+        assert_dpop_refusal(stale)
+        fresh = api.post("/api/auth/refresh", {"refresh": refresh}, format="json",
+                         **proof_header(key.proof("POST", REFRESH)))
+        assert fresh.status_code == 200, fresh.content
 
 
 def test_redis_down_fails_closed_even_in_database_mode(api, user, key, token_settings):

@@ -88,6 +88,9 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
             raise SessionRevoked()
         if not replay.created:
             raise InvalidDPoPProof("The DPoP proof was already used.")
+        if replay.since is not None and proof.iat < replay.since:
+            # Signed before the replay store was last rebuilt (a flush, a restart): it may have been used.
+            raise InvalidDPoPProof("The DPoP proof predates the replay store; sign a new one.")
         request._request.flowauth_dpop_jkt = jkt  # a session this request starts stays bound to the key
         return self.get_user(token), token
 

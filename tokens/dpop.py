@@ -165,7 +165,7 @@ def _public_key(alg: str, jwk) -> object:
             raise InvalidDPoPProof()
     try:
         key = _PARSERS[kty].from_jwk(json.dumps(jwk))
-    except (pyjwt.InvalidKeyError, ValueError, TypeError, KeyError):
+    except Exception:  # any malformed member (wrong type, bad base64, off-curve point)
         raise InvalidDPoPProof() from None
     if hasattr(key, "private_bytes"):  # belt and braces: a private key object never verifies a proof
         raise InvalidDPoPProof()
@@ -240,14 +240,25 @@ def check_proof(request, *, access_token: str | bytes | None = None) -> Proof:
 
 def record_jti(proof: Proof) -> None:
     """Accept the proof's jti once on every server (one SET NX); a second use is a replay."""
-    from tokens.revocation import get_redis
+    from tokens import revocation
+    from tokens.exceptions import RevocationStoreUnavailable
 
     try:
-        created = get_redis().set(proof.replay_key(), "1", nx=True, ex=replay_ttl())
-    except redis.RedisError:
+        pipe = revocation.get_redis().pipeline(transaction=False)
+        pipe.set(proof.replay_key(), "1", nx=True, ex=replay_ttl())
+        pipe.mget(revocation.MARKER_KEY, revocation.SINCE_KEY)
+        created, (marker, since) = pipe.execute()
+        if marker is None:  # the store lost its data: rebuild it, and trust only proofs signed after
+            if token_settings.ROLE == "verifier":
+                raise AuthUnavailable()
+            revocation.ensure_complete()
+            since = int(timezone.now().timestamp())
+    except (redis.RedisError, RevocationStoreUnavailable):
         raise AuthUnavailable() from None  # fail closed: a replay could not be ruled out
     if not created:
         raise InvalidDPoPProof("The DPoP proof was already used.")
+    if since is not None and proof.iat < revocation._since(since):
+        raise InvalidDPoPProof("The DPoP proof predates the replay store; sign a new one.")
 
 
 def token_request_jkt(request) -> str:

@@ -49,6 +49,9 @@ PREFIX = "flowauth:rv:"
 MARKER_KEY = PREFIX + "complete"
 REBUILD_LOCK_KEY = PREFIX + "rebuild-lock"
 REBUILD_LOCK_SECONDS = 60
+# When the cache was last rebuilt (epoch seconds), written with the marker: keys that are
+# not rebuilt from the database (DPoP proofs' jtis) were lost before it.
+SINCE_KEY = PREFIX + "since"
 
 
 def session_key(session_id: str) -> str:
@@ -152,6 +155,8 @@ class ExtraSet:
     key: str
     ttl: int
     created: bool | None = None
+    # When the store was last rebuilt (SINCE_KEY): a key written before then may have been lost.
+    since: int | None = None
 
 
 def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start: int,
@@ -175,12 +180,13 @@ def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start
             pipe.mget(*keys)
             if extra is not None:
                 pipe.set(extra.key, "1", nx=True, ex=extra.ttl)
+                pipe.get(SINCE_KEY)
             if read_state:
                 pipe.info()
             replies = pipe.execute()
             values = replies[0]
             if extra is not None:
-                extra.created = bool(replies[1])
+                extra.created, extra.since = bool(replies[1]), _since(replies[2])
             if read_state:
                 state = remember_server_state(client, ServerState.from_info(replies[-1]))
             else:
@@ -201,6 +207,8 @@ def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start
             raise RevocationStoreUnavailable("revocation cache incomplete; waiting for the issuer's rebuild")
         rebuild()
         by_session, by_refresh, cutoff = _read_after_rebuild(keys[1:])
+        if extra is not None:
+            extra.since = int(timezone.now().timestamp())  # at least as late as the rebuild just done
     return (by_session is not None or by_refresh is not None
             or cutoff_refuses(cutoff, session_id=session_id, session_start=session_start))
 
@@ -215,6 +223,13 @@ def _evicting(state: ServerState) -> RevocationStoreUnavailable:
         logger.error("revocation store refused: maxmemory-policy %s may evict revocation keys", state.policy)
     metrics.REDIS_FAILURES.labels(component="revocation").inc()
     return RevocationStoreUnavailable(f"Redis may evict revocation keys (maxmemory-policy {state.policy})")
+
+
+def _since(value) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _read_after_rebuild(keys) -> list:
@@ -264,6 +279,7 @@ def write(revocations: Iterable[Revocation], *, cutoffs: Iterable[Cutoff] = (), 
 _FINISH_REBUILD = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3])
 redis.call('DEL', KEYS[1])
 return 1
 """
@@ -305,7 +321,8 @@ def rebuild() -> int:
             _release_lock(client, lock_token)
             raise
         # Evictions during the rebuild change the epoch: the next check rebuilds again.
-        finished = client.eval(_FINISH_REBUILD, 2, REBUILD_LOCK_KEY, MARKER_KEY, lock_token, state.epoch)
+        finished = client.eval(_FINISH_REBUILD, 3, REBUILD_LOCK_KEY, MARKER_KEY, SINCE_KEY, lock_token, state.epoch,
+                               int(timezone.now().timestamp()))
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
     if not finished:
