@@ -438,3 +438,15 @@ def test_introspection_and_sessions_list_report_the_binding(api, user, key, sett
     sessions = response.json()
     sessions = sessions.get("results", sessions) if isinstance(sessions, dict) else sessions
     assert [s["bound"] for s in sessions] == [True]
+
+
+def test_the_admin_session_list_shows_which_sessions_are_bound(client, user, key, api):
+    from accounts.models import User
+
+    bound_login(api, user, key)
+    helpers.login(api, user.email)
+    staff = User.objects.create_superuser(email="root@example.com", password=helpers.PASSWORD)
+    client.force_login(staff)
+    page = client.get("/admin/tokens/session/").content.decode()
+    assert "DPoP-bound" in page
+    assert page.count('alt="True"') == 1 and page.count('alt="False"') == 1
