@@ -54,3 +54,9 @@ clean:
 serve: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/gunicorn flowauth.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 --worker-class gthread
+
+# Lint: ruff (pinned in requirements/dev.txt, configured in pyproject.toml).
+.PHONY: lint
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

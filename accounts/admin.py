@@ -9,11 +9,11 @@ from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext, gettext_lazy as _
 
-from accounts import profile_cache
+from accounts import services as account_services
 from accounts.models import User
-from tokens import events, services
+from tokens import services
 from tokens.admin import RevokeActionsMixin
-from tokens.exceptions import RevocationStoreUnavailable
+from flowauth.errors import RevocationStoreUnavailable
 from tokens.models import RevokeReason
 
 STORE_DOWN = _("Nothing was changed: the revocation store (Redis) is unavailable, so the user's sessions "
@@ -47,12 +47,8 @@ class RevokingPasswordChangeForm(AdminPasswordChangeForm):
     actor = None
 
     def save(self, commit: bool = True):
-        with transaction.atomic():
-            user = super().save(commit=commit)
-            services.revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=self.actor)
-            events.record(events.Kind.PASSWORD_CHANGED, user=user, actor=self.actor, reason="admin")
-        profile_cache.invalidate_after_write(user.pk)
-        return user
+        return account_services.set_password_by_staff(save=lambda: super(RevokingPasswordChangeForm, self).save(commit=commit),
+                                              actor=self.actor)
 
 
 @admin.register(User)

@@ -2,7 +2,7 @@ import unicodedata
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -47,29 +47,19 @@ class UserQuerySet(models.QuerySet):
     def update(self, **fields):
         if "is_active" not in fields:
             return super().update(**fields)
-        with transaction.atomic(using=self.db):
-            were_active = list(self.filter(is_active=True).values_list("pk", flat=True))
-            count = super().update(**fields)
-            _end_access_of_deactivated(self.model, were_active)
-        return count
+        from accounts.deactivation import ending_access_of_deactivated
+
+        with ending_access_of_deactivated(self):
+            return super().update(**fields)
 
     def bulk_update(self, objs, fields, batch_size=None):
         if "is_active" not in fields:
             return super().bulk_update(objs, fields, batch_size=batch_size)
-        with transaction.atomic(using=self.db):
-            pks = [obj.pk for obj in objs]
-            were_active = list(self.model._base_manager.filter(pk__in=pks, is_active=True).values_list("pk", flat=True))
-            count = super().bulk_update(objs, fields, batch_size=batch_size)
-            _end_access_of_deactivated(self.model, were_active)
-        return count
+        from accounts.deactivation import ending_access_of_deactivated
 
-
-def _end_access_of_deactivated(model, were_active: list) -> None:
-    from tokens.models import RevokeReason
-    from tokens.services import end_access_for_users
-
-    deactivated = model._base_manager.filter(pk__in=were_active, is_active=False).values_list("pk", flat=True)
-    end_access_for_users(list(deactivated), reason=RevokeReason.DEACTIVATION)
+        objs = list(objs)
+        with ending_access_of_deactivated(self.model._base_manager.filter(pk__in=[obj.pk for obj in objs])):
+            return super().bulk_update(objs, fields, batch_size=batch_size)
 
 
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
@@ -131,6 +121,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    @classmethod
+    def normalize_username(cls, username: str) -> str:
+        """Django's hook for the login name's one form: project code outside accounts calls this."""
+        return normalize_email(username)
 
     def clean(self) -> None:
         super().clean()

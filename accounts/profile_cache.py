@@ -10,8 +10,8 @@ import time
 
 import redis
 
-from tokens.exceptions import AuthUnavailable
-from tokens.revocation import get_redis
+from flowauth.errors import AuthUnavailable
+from tokens.redis_client import get_redis
 
 logger = logging.getLogger("flowauth.profile_cache")
 

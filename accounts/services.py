@@ -1,6 +1,7 @@
 """Account workflows. Views and admin call these; they hold no HTTP details."""
 
 import logging
+from collections.abc import Callable
 
 from django.contrib.auth import authenticate
 from django.core.files.base import ContentFile
@@ -10,14 +11,14 @@ from accounts import profile_cache
 from accounts.models import User, normalize_email
 from flowauth import metrics
 from tokens import events
-from tokens.exceptions import EmailTaken, InvalidCredentials
+from flowauth.errors import EmailTaken, InvalidCredentials
 from tokens.models import RevokeReason, Session
 from tokens.services import ClientInfo, TokenPair, issue_session, revoke_all_for_user
 
 logger = logging.getLogger("flowauth.auth")
 
 
-def user_register(*, email: str, password: str, username: str = "") -> User:
+def register_user(*, email: str, password: str, username: str = "") -> User:
     """Create an account; raises EmailTaken for an email already registered (any case)."""
     email = normalize_email(email)
     if User.objects.filter(email=email).exists():
@@ -31,7 +32,7 @@ def user_register(*, email: str, password: str, username: str = "") -> User:
     return user
 
 
-def user_authenticate(*, request, email: str, password: str) -> User:
+def authenticate_user(*, request, email: str, password: str) -> User:
     """Verify credentials. Unknown email, wrong password and inactive user are one answer.
 
     Django's ModelBackend runs the hasher for unknown emails too, so the
@@ -51,9 +52,9 @@ def user_authenticate(*, request, email: str, password: str) -> User:
     return user
 
 
-def user_login(*, request, email: str, password: str, client: ClientInfo) -> tuple[User, TokenPair]:
+def log_in_user(*, request, email: str, password: str, client: ClientInfo) -> tuple[User, TokenPair]:
     """Verify credentials and start a session; both outcomes are logged as auth events."""
-    user = user_authenticate(request=request, email=email, password=password)
+    user = authenticate_user(request=request, email=email, password=password)
     pair = issue_session(user, client=client)
     events.record(
         events.Kind.LOGIN_SUCCEEDED, user=user, session_id=pair.session.id,
@@ -63,7 +64,7 @@ def user_login(*, request, email: str, password: str, client: ClientInfo) -> tup
     return user, pair
 
 
-def user_update_profile(*, user: User, data: dict) -> User:
+def update_profile(*, user: User, data: dict) -> User:
     """Save profile fields; 503 with nothing written when the profile cache cannot be invalidated."""
     profile_cache.invalidate(user.pk)
     for field, value in data.items():
@@ -73,7 +74,7 @@ def user_update_profile(*, user: User, data: dict) -> User:
     return user
 
 
-def user_change_password(*, user: User, new_password: str, current_session_id: str, client: ClientInfo) -> TokenPair:
+def change_password(*, user: User, new_password: str, current_session_id: str, client: ClientInfo) -> TokenPair:
     """Set a new password and end every session of ``user``, this device's too.
 
     This device continues on a new session (same device name): the access
@@ -99,7 +100,7 @@ def user_change_password(*, user: User, new_password: str, current_session_id: s
     return pair
 
 
-def user_set_avatar(*, user: User, data: bytes, extension: str) -> User:
+def set_avatar(*, user: User, data: bytes, extension: str) -> User:
     """Store checked image bytes as the avatar; the previous file is deleted once replaced.
 
     As a profile update: 503 with nothing stored when the profile cache cannot be invalidated.
@@ -110,5 +111,18 @@ def user_set_avatar(*, user: User, data: bytes, extension: str) -> User:
     user.save(update_fields=["avatar"])
     if old_name and old_name != user.avatar.name:
         user.avatar.storage.delete(old_name)
+    profile_cache.invalidate_after_write(user.pk)
+    return user
+
+
+def set_password_by_staff(*, save: Callable[[], User], actor) -> User:
+    """Staff set a user's password (the admin's form, whose ``save`` is passed in): every session of the user ends.
+
+    The password, the cut-off and the event land in one transaction.
+    """
+    with transaction.atomic():
+        user = save()
+        revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=actor)
+        events.record(events.Kind.PASSWORD_CHANGED, user=user, actor=actor, reason="admin")
     profile_cache.invalidate_after_write(user.pk)
     return user

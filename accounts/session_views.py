@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.serializers import EmailAddressField, PasswordField, ProfileSerializer
-from accounts.throttles import LoginEmailThrottle, LoginIPThrottle
+from flowauth.throttles import LoginEmailThrottle, LoginIPThrottle
 from flowauth.openapi import errors
 from tokens import cookies
 from tokens.authentication import DjangoSessionAuthentication
@@ -67,7 +67,7 @@ class SessionLoginView(APIView):
         serializer = SessionLoginRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = services.user_authenticate(request=request, email=data["email"], password=data["password"])
+        user = services.authenticate_user(request=request, email=data["email"], password=data["password"])
         django_login(request._request, user)  # new session id and new CSRF token
         body = {"user": ProfileSerializer(user, context={"request": request}).data}
         return Response(body, headers=NO_STORE)

@@ -6,8 +6,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import avatars, profile_cache, services
+from accounts.responses import session_response
 from accounts.models import User
-from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordChangeThrottle, RegisterIPThrottle
+from flowauth.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordChangeThrottle, RegisterIPThrottle
 from accounts.serializers import (
     AuthResponseSerializer,
     AvatarSerializer,
@@ -20,21 +21,8 @@ from accounts.serializers import (
 from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
 from tokens import cookies
 from tokens.serializers import TokenPairSerializer
-from tokens.services import TokenPair, issue_session
+from tokens.services import issue_session
 from tokens.views import NO_STORE, client_info
-
-
-def _session_response(
-    user: User, request, status_code: int, device_name: str = "", pair: TokenPair | None = None
-) -> Response:
-    pair = pair or issue_session(user, client=client_info(request, device_name=device_name))
-    body = {"user": ProfileSerializer(user, context={"request": request}).data}
-    if not cookies.requested(request):
-        return Response({**body, **pair.as_dict()}, status=status_code, headers=NO_STORE)
-    response = Response({**body, **cookies.body(pair)}, status=status_code, headers=NO_STORE)
-    cookies.set_pair(response, request, pair)
-    cookies.start_csrf(request)
-    return response
 
 
 class RegisterView(APIView):
@@ -49,8 +37,9 @@ class RegisterView(APIView):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         client = client_info(request)  # a bad DPoP proof is refused before the account exists
-        user = services.user_register(**serializer.validated_data)
-        return _session_response(user, request, status.HTTP_201_CREATED, pair=issue_session(user, client=client))
+        user = services.register_user(**serializer.validated_data)
+        pair = issue_session(user, client=client)
+        return session_response(request, user, pair, status.HTTP_201_CREATED)
 
 
 class LoginView(APIView):
@@ -65,11 +54,11 @@ class LoginView(APIView):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user, pair = services.user_login(
+        user, pair = services.log_in_user(
             request=request, email=data["email"], password=data["password"],
             client=client_info(request, device_name=data["device_name"]),
         )
-        return _session_response(user, request, status.HTTP_200_OK, pair=pair)
+        return session_response(request, user, pair, status.HTTP_200_OK)
 
 
 class ProfileView(APIView):
@@ -100,7 +89,7 @@ class ProfileView(APIView):
         user = self.get_object()
         serializer = ProfileSerializer(user, data=request.data, partial=partial, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        services.user_update_profile(user=user, data=serializer.validated_data)
+        services.update_profile(user=user, data=serializer.validated_data)
         return Response(ProfileSerializer(user, context={"request": request}).data)
 
 
@@ -117,7 +106,7 @@ class PasswordChangeView(APIView):
         user = get_object_or_404(User, pk=request.user.id, is_active=True)
         serializer = PasswordChangeSerializer(data=request.data, context={"user": user})
         serializer.is_valid(raise_exception=True)
-        pair = services.user_change_password(
+        pair = services.change_password(
             user=user, new_password=serializer.validated_data["new_password"],
             current_session_id=getattr(request.user, "session_id", None), client=client_info(request),
         )
@@ -138,6 +127,6 @@ class AvatarView(APIView):
         serializer.is_valid(raise_exception=True)
         image = avatars.check_avatar(serializer.validated_data["avatar"])
         user = get_object_or_404(User, pk=request.user.id, is_active=True)
-        services.user_set_avatar(user=user, data=image.data, extension=image.extension)
+        services.set_avatar(user=user, data=image.data, extension=image.extension)
         avatar_url = request.build_absolute_uri(user.avatar.url)
         return Response(AvatarSerializer({"avatar_url": avatar_url}).data)

@@ -5,7 +5,7 @@
 Runs in-process (Django's test client, no network) against a throwaway SQLite
 database under bench/.work/, with the throttles lifted, and prints the median
 and spread of each case. The tests assert only that the hasher runs in every
-case (tests/test_enumeration.py); timing is reported here, never asserted.
+case (tests/accounts/test_enumeration.py); timing is reported here, never asserted.
 """
 
 import argparse

@@ -107,4 +107,4 @@ if __name__ == "__main__":
         print("running" if is_running() else "stopped")
         sys.exit(0 if is_running() else 1)
     else:
-        sys.exit(f"usage: python -m flowauth.embedded_redis [start|stop|status]")
+        sys.exit("usage: python -m flowauth.embedded_redis [start|stop|status]")

@@ -12,11 +12,10 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tokens.exceptions import (
-    AuthUnavailable, FlowAuthError, InvalidData, RequestTooLarge, RevocationStoreUnavailable, ServerError,
+from flowauth.errors import (
+    REALM, AuthUnavailable, FlowAuthError, InvalidData, RequestTooLarge, RevocationStoreUnavailable, ServerError,
+    retry_after,
 )
-from tokens.authentication import REALM
-from tokens.settings import token_settings
 
 logger = logging.getLogger("flowauth.errors")
 
@@ -59,6 +58,7 @@ def exception_handler(exc, context):
         response["WWW-Authenticate"] = header
         if getattr(exc, "dpop_error", None):  # RFC 9449 section 7.1
             from tokens import dpop
+            from tokens.settings import token_settings
 
             response["WWW-Authenticate"] = (f'DPoP algs="{" ".join(dpop.ALGORITHMS)}", error="{exc.dpop_error}", '
                                             f'error_description={_quoted(exc.detail)}')
@@ -69,6 +69,6 @@ def exception_handler(exc, context):
     if getattr(exc, "oauth_error", None):  # RFC 6749 §5.2 members beside DRF's
         response.data.update(error=exc.oauth_error, error_description=response.data["detail"])
     if response.status_code == 503:
-        response["Retry-After"] = str(token_settings.UNAVAILABLE_RETRY_AFTER)
+        response["Retry-After"] = str(retry_after())
     response["Cache-Control"] = "no-store"
     return response

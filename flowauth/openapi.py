@@ -1,29 +1,32 @@
-"""Shared OpenAPI pieces: the error shape and API.md's error codes by status.
+"""Shared OpenAPI pieces: the error shape and the error codes by status (from flowauth.errors).
 
 Views list the codes they can answer; ``errors`` turns them into documented
 responses, one per status, each naming its codes.
 """
 
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
-CODE_STATUS = {
-    "invalid_request": 400,
-    "not_authenticated": 401,
-    "token_expired": 401,
-    "token_invalid": 401,
-    "session_revoked": 401,
-    "refresh_reused": 401,
-    "invalid_credentials": 401,
-    "invalid_client": 401,
-    "permission_denied": 403,
-    "insufficient_scope": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "email_taken": 409,
-    "throttled": 429,
-    "auth_unavailable": 503,
-}
+from flowauth.errors import FlowAuthError
+
+# DRF's own refusals; every other code is a class of flowauth.errors.
+_DRF_ERRORS = (
+    exceptions.NotAuthenticated, exceptions.PermissionDenied, exceptions.NotFound,
+    exceptions.MethodNotAllowed, exceptions.Throttled,
+)
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def code_status() -> dict[str, int]:
+    """Every error code a response can carry, with its status: read from the catalogue, never listed twice."""
+    return {cls.default_code: cls.status_code for cls in (*_DRF_ERRORS, *_subclasses(FlowAuthError))}
+
+
 ACCESS_CODES = ("not_authenticated", "token_expired", "token_invalid", "session_revoked", "auth_unavailable")
 
 _GENERIC = {
@@ -42,11 +45,12 @@ class ErrorSerializer(serializers.Serializer):
 def errors(*codes_or_statuses) -> dict:
     """Responses for API error codes (or bare statuses), grouped by status."""
     grouped: dict[int, list[str]] = {}
+    statuses = code_status()
     for item in codes_or_statuses:
         if isinstance(item, int):
             grouped.setdefault(item, [])
         else:
-            grouped.setdefault(CODE_STATUS[item], []).append(item)
+            grouped.setdefault(statuses[item], []).append(item)
     responses = {}
     for status_code, codes in sorted(grouped.items()):
         if codes:

@@ -55,6 +55,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "flowauth.observability.RequestMetricsMiddleware",  # outermost: every answer is counted
+    # JSON errors on /api/, /metrics, /media/; no-store on /api/ (flowauth/jsonerrors.py).
+    "flowauth.jsonerrors.JSONErrorsMiddleware",
+    "flowauth.jsonerrors.APIResponseMiddleware",
+    "flowauth.bodylimit.BodyLimitMiddleware",  # 413 before a byte of an oversized body is read
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -141,7 +146,6 @@ if env.str("DATABASE_URL", default="").startswith(("mongodb://", "mongodb+srv://
 # Redis: revocation store, caches, throttles, Django sessions --------------
 
 REDIS_URL = env.str("REDIS_URL", default="") or embedded_redis.url()
-REDIS_EMBEDDED = not env.str("REDIS_URL", default="")
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
 
 CACHES = {
@@ -255,7 +259,10 @@ SIMPLE_JWT = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["tokens.authentication.FlowAuthAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tokens.authentication.FlowAuthAuthentication",
+        "tokens.authentication.DjangoSessionAuthentication",  # session login (README "Session login")
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
         "flowauth.parsers.SafeJSONParser",
@@ -284,8 +291,6 @@ SPECTACULAR_SETTINGS = {
 
 # HTTP -------------------------------------------------------------------
 
-HOST = env.str("HOST", default="127.0.0.1")
-PORT = env.int("PORT", default=8000)
 COOKIE_SECURE = env.bool("COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_SECURE = COOKIE_SECURE
 CSRF_COOKIE_SECURE = COOKIE_SECURE
@@ -321,21 +326,41 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # collectstatic's target, if one
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
-# Logging: auth events as one line each; never a token or a password.
+# Logs: auth events as one line each, never a token or a password: JSON lines by
+# default in production, plain text under DEBUG, tokens redacted either way, and
+# Django's own loggers (runserver's access log django.server, django.request,
+# django.security, the rest of "django") write through the same redaction.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'plain'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "flowauth.logformat.RedactingFormatter",
+                  "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "flowauth.logformat.JSONFormatter"},
+        "django.server": {"()": "flowauth.logformat.RedactingServerFormatter",
+                          "fmt": "[{server_time}] {message}", "style": "{"},
+    },
+    "filters": {"redact_tokens": {"()": "flowauth.logformat.RedactTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["redact_tokens"]},
+    },
     "loggers": {
         "flowauth": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
 # Abuse limits, fault handling, observability --------------------------------
 
-# Throttles (accounts/throttles.py): "<count>/<s|min|hour|day>", counted
+# Throttles (flowauth/throttles.py), every scope's rate here and only here: "<count>/<s|min|hour|day>", counted
 # atomically in Redis; every attempt counts, before the password is hashed.
 FLOWAUTH_THROTTLE_RATES = {
     "login_email": env.str("LOGIN_THROTTLE_RATE", default="5/min"),
@@ -344,7 +369,13 @@ FLOWAUTH_THROTTLE_RATES = {
     "password_user": env.str("LOGIN_THROTTLE_RATE", default="5/min"),
     "register_ip": env.str("REGISTER_THROTTLE_RATE", default="20/hour"),
     "refresh_ip": env.str("REFRESH_THROTTLE_RATE", default="120/min"),
+    # RFC 7009 / 7662 endpoints, per client IP.
+    "revoke": env.str("REVOKE_THROTTLE_RATE", default="30/min"),
+    "introspect": env.str("INTROSPECT_THROTTLE_RATE", default="600/min"),
 }
+
+# Seconds a client is told to wait (Retry-After) when authentication is unavailable (503).
+UNAVAILABLE_RETRY_AFTER = env.int("UNAVAILABLE_RETRY_AFTER", default=5)
 
 # A database that does not answer must cost seconds, not a worker.
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
@@ -355,35 +386,11 @@ if DATABASES["default"]["ENGINE"] in ("django.db.backends.postgresql", "django.d
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # gunicorn: an empty directory shared by the workers (prometheus_client reads it too).
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
-MIDDLEWARE.insert(0, "flowauth.observability.RequestMetricsMiddleware")
-# Outermost but metrics: JSON errors on /api/, /metrics, /media/; no-store on /api/ (flowauth/jsonerrors.py).
-MIDDLEWARE[1:1] = ["flowauth.jsonerrors.JSONErrorsMiddleware", "flowauth.jsonerrors.APIResponseMiddleware",
-                   "flowauth.bodylimit.BodyLimitMiddleware"]
 CSRF_FAILURE_VIEW = "flowauth.jsonerrors.csrf_failure"
 # Error pages and mails never show a secret setting, a POST value or a token (flowauth/debugpage.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "flowauth.debugpage.FlowAuthExceptionReporterFilter"
 DEFAULT_EXCEPTION_REPORTER = "flowauth.debugpage.FlowAuthExceptionReporter"
 
-# Logs: JSON lines by default in production, plain text under DEBUG; tokens redacted either way.
-LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
-if LOG_FORMAT not in ("json", "plain"):
-    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'plain'")
-LOGGING["formatters"]["json"] = {"()": "flowauth.logformat.JSONFormatter"}
-LOGGING["filters"] = {"redact_tokens": {"()": "flowauth.logformat.RedactTokens"}}
-LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["redact_tokens"])
-# Django's own loggers write through FlowAuth's redaction too: runserver's access
-# log (django.server), django.request, django.security and the rest of "django".
-LOGGING["formatters"]["plain"] = {"()": "flowauth.logformat.RedactingFormatter",
-                                  "fmt": LOGGING["formatters"]["plain"]["format"]}
-LOGGING["formatters"]["django.server"] = {"()": "flowauth.logformat.RedactingServerFormatter",
-                                          "fmt": "[{server_time}] {message}", "style": "{"}
-LOGGING["handlers"]["django.server"] = {"class": "logging.StreamHandler", "formatter": "django.server",
-                                        "filters": ["redact_tokens"]}
-LOGGING["loggers"].update({
-    "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
-    "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
-    "django.security": {"handlers": ["console"], "level": "INFO", "propagate": False},
-})
 # Browser clients and RFC 7009/7662 endpoints ------------------------------
 # Cookie mode (tokens as HttpOnly cookies), Django session login, /revoke and
 # /introspect. See the README sections "Cookie mode" and "Session login".
@@ -392,10 +399,7 @@ AUTH_COOKIE_SAMESITE = env.str("AUTH_COOKIE_SAMESITE", default="Strict")
 if AUTH_COOKIE_SAMESITE not in ("Lax", "Strict"):
     raise ImproperlyConfigured("AUTH_COOKIE_SAMESITE must be 'Lax' or 'Strict'")
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=1_209_600)
-REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append("tokens.authentication.DjangoSessionAuthentication")
 # Service credentials for /introspect, HTTP Basic: "id:secret,id2:secret2".
 INTROSPECTION_CLIENTS = dict(
     pair.split(":", 1) for pair in env.list("INTROSPECTION_CLIENTS", default=[]) if ":" in pair
 )
-REVOKE_THROTTLE_RATE = env.str("REVOKE_THROTTLE_RATE", default="30/min")
-INTROSPECT_THROTTLE_RATE = env.str("INTROSPECT_THROTTLE_RATE", default="600/min")

@@ -8,6 +8,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView
 
 from flowauth.docs import SwaggerView
+from flowauth.health import HealthView
 from flowauth.observability import metrics_view
 from tokens.views import JWKSView
 
@@ -25,6 +26,7 @@ def media(request, path):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/auth/health", HealthView.as_view(), name="health"),
     path("api/auth/", include("accounts.urls")),
     path("api/auth/", include("tokens.urls")),
     path("api/session/", include("accounts.session_urls")),

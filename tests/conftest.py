@@ -34,7 +34,6 @@ RELAXED_RATE = "100000/min"
 def _relaxed_throttles(request, settings):
     if request.node.get_closest_marker("throttles") is None:
         settings.FLOWAUTH_THROTTLE_RATES = {scope: RELAXED_RATE for scope in django_settings.FLOWAUTH_THROTTLE_RATES}
-        settings.REVOKE_THROTTLE_RATE = settings.INTROSPECT_THROTTLE_RATE = RELAXED_RATE
 
 
 @pytest.fixture
@@ -71,3 +70,18 @@ def other_user(db):
 def session_tokens(api, user):
     """A logged-in session of ``user``: {'access': ..., 'refresh': ...}."""
     return helpers.login(api, user.email)
+
+
+@pytest.fixture
+def hasher_calls(monkeypatch):
+    """How many times a password reached the Argon2 hasher (verify, or encode: the dummy hash included)."""
+    from accounts import hashers
+
+    calls = []
+    for name in ("verify", "encode"):
+        original = getattr(hashers.FlowAuthArgon2PasswordHasher, name)
+        monkeypatch.setattr(
+            hashers.FlowAuthArgon2PasswordHasher, name,
+            lambda self, *a, _original=original, **k: calls.append(1) or _original(self, *a, **k),
+        )
+    return calls

@@ -2,10 +2,15 @@
 
 import base64
 import json
+import threading
+from collections.abc import Callable
 
 import jwt as pyjwt
 
+from django.db import connections
+
 from accounts.models import User
+from tokens import redis_client as redis_client_module
 from tokens import revocation
 from tokens.settings import token_settings
 
@@ -13,13 +18,13 @@ PASSWORD = "correct horse battery staple"
 
 
 def redis():
-    return revocation.get_redis()
+    return redis_client_module.get_redis()
 
 
 def mark_cache_complete() -> None:
     client = redis()
     client.ping()
-    client.set(revocation.MARKER_KEY, revocation.server_epoch())
+    client.set(revocation.MARKER_KEY, redis_client_module.server_epoch())
 
 
 def make_user(email: str, password: str = PASSWORD, **extra) -> User:
@@ -54,3 +59,34 @@ def b64(data) -> str:
 
 def error_code(response) -> str:
     return response.json().get("code")
+
+
+def burst(tasks: list[Callable[[], object]], *, timeout: float = 60) -> list:
+    """Run every task in its own thread, released together by one barrier.
+
+    The suite's one way to make a parallel burst (throttles, rotation races,
+    revocation races). Returns the results in order; an exception in any task
+    is re-raised here, in the test's thread. Each thread closes its own
+    database connections, which would otherwise outlive the test database.
+    """
+    barrier = threading.Barrier(len(tasks), timeout=timeout)
+    results: list = [None] * len(tasks)
+
+    def run(index: int, task: Callable[[], object]) -> None:
+        try:
+            barrier.wait()
+            results[index] = task()
+        except BaseException as exc:
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(tasks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results

@@ -41,7 +41,7 @@ def server_env(**extra) -> dict:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CONN_MAX_AGE": "0",
         "LOG_LEVEL": "WARNING",
-        # Relaxed unless a test passes its own rates (tests/test_throttling.py does).
+        # Relaxed unless a test passes its own rates (tests/flowauth/test_throttling.py does).
         **{name: "100000/min" for name in (
             "LOGIN_THROTTLE_RATE", "LOGIN_IP_THROTTLE_RATE", "REGISTER_THROTTLE_RATE",
             "REFRESH_THROTTLE_RATE", "REVOKE_THROTTLE_RATE", "INTROSPECT_THROTTLE_RATE",

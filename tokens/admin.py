@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tokens import services
-from tokens.exceptions import RevocationStoreUnavailable
+from flowauth.errors import RevocationStoreUnavailable
 from tokens.models import AuthEvent, RefreshToken, RevokeReason, Session, UserCutoff
 
 REVOKE_PERMISSION = "tokens.revoke_session"

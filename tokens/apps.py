@@ -7,7 +7,11 @@ class TokensConfig(AppConfig):
 
     def ready(self) -> None:
         from tokens import checks, schema, signals  # noqa: F401  (registers receivers, checks, the schema extension)
+        from flowauth import health
+        from tokens.health import redis_and_database
         from tokens.settings import token_settings
+
+        health.register(redis_and_database)
 
         if token_settings.ROLE == "verifier" and token_settings.JWKS_URL and not token_settings.PUBLIC_KEYS:
             # A verifier fetches FlowAuth's JWKS once, at start-up: a bad URL fails fast.

@@ -10,18 +10,17 @@ import logging
 
 from rest_framework import HTTP_HEADER_ENCODING
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.models import TokenUser
 
 from rest_framework.authentication import SessionAuthentication
 
 from tokens import cookies, dpop, jwt, revocation, selectors
-from tokens.exceptions import (
+from flowauth.errors import (
+    REALM,
     AuthUnavailable,
     InvalidDPoPProof,
     RevocationStoreUnavailable,
     SessionRevoked,
-    TokenExpired,
     TokenInvalid,
 )
 from tokens.settings import token_settings
@@ -30,7 +29,6 @@ logger = logging.getLogger("flowauth.auth")
 
 AUTH_SCHEME = b"bearer"
 DPOP_SCHEME = b"dpop"
-REALM = "flowauth"
 
 
 class FlowAuthUser(TokenUser):
@@ -124,12 +122,7 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
         return token
 
     def decode_token(self, raw_token: bytes) -> jwt.AccessToken:
-        try:
-            return jwt.AccessToken(raw_token)
-        except ExpiredTokenError as exc:
-            raise TokenExpired() from exc
-        except TokenError as exc:
-            raise TokenInvalid() from exc
+        return jwt.decode(raw_token, jwt.AccessToken)
 
     def is_revoked(self, token: jwt.AccessToken, extra: revocation.ExtraSet | None = None) -> bool:
         session_id, refresh_jti = token[jwt.SESSION_CLAIM], token[jwt.PARENT_CLAIM]

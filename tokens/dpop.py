@@ -38,7 +38,7 @@ from django.conf import settings
 from django.utils import timezone
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from tokens.exceptions import AuthUnavailable, InvalidDPoPProof, UseDPoPNonce
+from flowauth.errors import AuthUnavailable, InvalidDPoPProof, UseDPoPNonce
 from tokens.settings import token_settings
 
 HEADER = "HTTP_DPOP"
@@ -241,7 +241,7 @@ def check_proof(request, *, access_token: str | bytes | None = None) -> Proof:
 def record_jti(proof: Proof) -> None:
     """Accept the proof's jti once on every server (one SET NX); a second use is a replay."""
     from tokens import revocation
-    from tokens.exceptions import RevocationStoreUnavailable
+    from flowauth.errors import RevocationStoreUnavailable
 
     try:
         pipe = revocation.get_redis().pipeline(transaction=False)

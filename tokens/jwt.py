@@ -9,12 +9,14 @@ import base64
 import json
 import re
 from datetime import datetime
+from typing import TypeVar
 
 import jwt as pyjwt
 from rest_framework_simplejwt import tokens as simplejwt_tokens
 from rest_framework_simplejwt.backends import TokenBackend
-from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenBackendError, TokenError
 
+from flowauth.errors import TokenExpired, TokenInvalid
 from tokens import keys
 from tokens.settings import token_settings
 
@@ -142,6 +144,9 @@ class _FlowAuthToken(simplejwt_tokens.Token):
             raise TokenError("Token is invalid")
 
 
+TokenT = TypeVar("TokenT", bound=_FlowAuthToken)
+
+
 class AccessToken(_FlowAuthToken):
     token_type = "access"
     required_claims = (SESSION_CLAIM, PARENT_CLAIM)
@@ -158,6 +163,16 @@ class RefreshToken(_FlowAuthToken):
     @property
     def lifetime(self):
         return token_settings.REFRESH_TOKEN_LIFETIME
+
+
+def decode(raw: str | bytes, token_class: type[TokenT]) -> TokenT:
+    """Verify ``raw`` as a ``token_class`` token; refusals are the contract's ``token_expired`` / ``token_invalid``."""
+    try:
+        return token_class(raw)
+    except ExpiredTokenError as exc:
+        raise TokenExpired() from exc
+    except TokenError as exc:
+        raise TokenInvalid() from exc
 
 
 def _epoch(moment: datetime) -> int:

@@ -12,7 +12,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from tokens import jwt, services
 from tokens.authentication import FlowAuthAuthentication
-from tokens.exceptions import FlowAuthError
+from flowauth.errors import FlowAuthError, TokenExpired, TokenInvalid
 from tokens.models import RefreshToken, RevokeReason, Session
 from tokens.settings import token_settings
 
@@ -75,8 +75,8 @@ def _live_claims(token_class, raw: str) -> dict | None:
             return None
     else:
         try:
-            token = jwt.RefreshToken(raw)
-        except TokenError:
+            token = jwt.decode(raw, jwt.RefreshToken)
+        except (TokenExpired, TokenInvalid):
             return None
         if not _refresh_is_live(token):
             return None

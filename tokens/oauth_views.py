@@ -17,12 +17,13 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
+from django.contrib.auth import get_user_model
 from flowauth.openapi import ACCESS_CODES, errors
 from tokens import oauth
-from tokens.authentication import REALM, DjangoSessionAuthentication, FlowAuthAuthentication
-from tokens.exceptions import InsufficientScope, InvalidClient, InvalidRequest
-from tokens.throttles import IntrospectRateThrottle, RevokeRateThrottle
+from flowauth.errors import REALM
+from tokens.authentication import DjangoSessionAuthentication, FlowAuthAuthentication
+from flowauth.errors import InsufficientScope, InvalidClient, InvalidRequest
+from flowauth.throttles import IntrospectRateThrottle, RevokeRateThrottle
 from tokens.views import NO_STORE
 
 
@@ -90,7 +91,7 @@ class CanIntrospect(BasePermission):
             return False
         if isinstance(user, IntrospectionClient):
             return True
-        if not User.objects.filter(pk=user.id, is_staff=True, is_active=True).exists():
+        if not get_user_model().objects.filter(pk=user.id, is_staff=True, is_active=True).exists():
             raise InsufficientScope()
         return True
 

@@ -61,31 +61,15 @@ def _parse_info(raw) -> dict:
     return {key: value.strip() for key, value in pairs}
 
 
-class _ServerStateMixin:
-    def on_connect_check_health(self, check_health: bool = True):
-        super().on_connect_check_health(check_health=check_health)
-        self.send_command("INFO")  # the default sections: server, memory and stats among them
-        state = ServerState.from_info(_parse_info(self.read_response()))
-        _servers[_address(getattr(self, "path", None), getattr(self, "host", None), getattr(self, "port", None))] = state
+def _read_server_state(connection) -> None:
+    """redis-py's ``redis_connect_func``: the usual handshake, then one INFO on every new connection."""
+    connection.on_connect_check_health()
+    connection.send_command("INFO")  # the default sections: server, memory and stats among them
+    state = ServerState.from_info(_parse_info(connection.read_response()))
+    address = _address(getattr(connection, "path", None), getattr(connection, "host", None),
+                       getattr(connection, "port", None))
+    _servers[address] = state
 
-
-class _TrackedConnection(_ServerStateMixin, redis.Connection):
-    pass
-
-
-class _TrackedUnixConnection(_ServerStateMixin, redis.UnixDomainSocketConnection):
-    pass
-
-
-class _TrackedSSLConnection(_ServerStateMixin, redis.SSLConnection):
-    pass
-
-
-_TRACKED = {
-    redis.Connection: _TrackedConnection,
-    redis.UnixDomainSocketConnection: _TrackedUnixConnection,
-    redis.SSLConnection: _TrackedSSLConnection,
-}
 
 _clients: dict[tuple, redis.Redis] = {}
 _clients_lock = threading.Lock()
@@ -103,8 +87,8 @@ def get_redis() -> redis.Redis:
                 pool = redis.ConnectionPool.from_url(
                     url, socket_timeout=timeout, socket_connect_timeout=timeout,
                     retry_on_timeout=False, health_check_interval=30, decode_responses=True,
+                    redis_connect_func=_read_server_state,
                 )
-                pool.connection_class = _TRACKED.get(pool.connection_class, pool.connection_class)
                 client = _clients[key] = redis.Redis(connection_pool=pool)
     return client
 

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tokens.models import RefreshToken, Session, UserCutoff
-from tokens.revocation import Cutoff, Revocation, guard_horizon
+from tokens.lifetimes import Cutoff, Revocation, guard_horizon
 from tokens.settings import token_settings
 
 

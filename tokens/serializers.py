@@ -55,20 +55,6 @@ class WhoAmISerializer(serializers.Serializer):
     expires_at = serializers.IntegerField(allow_null=True)
 
 
-class SessionStatsSerializer(serializers.Serializer):
-    activeSessions = serializers.IntegerField(allow_null=True)  # noqa: N815 (API.md's names)
-    cachedProfiles = serializers.IntegerField(allow_null=True)  # noqa: N815
-    blacklistedTokens = serializers.IntegerField(allow_null=True)  # noqa: N815
-
-
-class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "unavailable"])
-    redis = serializers.CharField(help_text="`connected` or `unavailable`")
-    database = serializers.CharField(help_text="`connected` or `unavailable`")
-    sessionStats = SessionStatsSerializer()  # noqa: N815
-    redisEvictionPolicy = serializers.CharField(required=False, allow_null=True)  # noqa: N815
-    warnings = serializers.ListField(child=serializers.CharField(), required=False)
-
 
 class JWKSerializer(serializers.Serializer):
     """One public key (RFC 7517): RSA keys carry n/e, EC keys crv/x/y, OKP keys crv/x."""

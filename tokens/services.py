@@ -22,12 +22,11 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from flowauth import metrics
-from tokens import dpop, events, jwt, revocation, selectors
-from tokens.exceptions import AuthUnavailable, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
-from tokens.exceptions import InvalidDPoPProof
+from tokens import dpop, events, jwt, lifetimes, revocation, selectors
+from flowauth.errors import AuthUnavailable, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
+from flowauth.errors import InvalidDPoPProof
 from tokens.models import RefreshToken, RevokeReason, Session, UserCutoff
 from tokens.settings import token_settings
 
@@ -112,15 +111,6 @@ def issue_session(user, *, client: ClientInfo = ClientInfo()) -> TokenPair:
     return _pair(row, session, now)
 
 
-def decode_refresh(raw: str) -> jwt.RefreshToken:
-    try:
-        return jwt.RefreshToken(raw)
-    except ExpiredTokenError as exc:
-        raise TokenExpired() from exc
-    except TokenError as exc:
-        raise TokenInvalid() from exc
-
-
 def rotate_refresh(raw: str, *, client: ClientInfo = ClientInfo()) -> TokenPair:
     """Use up a refresh token and return the session's next pair (see module doc)."""
     try:
@@ -133,7 +123,7 @@ def rotate_refresh(raw: str, *, client: ClientInfo = ClientInfo()) -> TokenPair:
 
 
 def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
-    token = decode_refresh(raw)
+    token = jwt.decode(raw, jwt.RefreshToken)
     now = timezone.now()
     row = (
         RefreshToken.objects.select_related("session", "user")
@@ -151,13 +141,11 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
     if now >= session_end(row.session) or now >= row.issued_at + token_settings.REFRESH_TOKEN_LIFETIME:
         raise TokenExpired()
     try:
-        outcome = _rotate(row, now)
+        return _rotate(row, now)
     except IntegrityError as exc:  # a new random id collided: rolled back whole, a retry draws another
         logger.error("refresh rotation conflict session=%s: %s", row.session_id, type(exc).__name__)
         raise AuthUnavailable() from exc
-    if isinstance(outcome, TokenPair):
-        return outcome
-    if outcome == RevokeReason.REUSE:
+    except ReuseDetected:
         revoke_session(row.session, reason=RevokeReason.REUSE)
         metrics.REUSE_DETECTIONS.inc()
         events.record(
@@ -168,11 +156,19 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
             "refresh reuse detected user=%s session=%s jti=%s ip=%s",
             row.user_id, row.session_id, row.jti, client.ip_address,
         )
-        raise RefreshReused()
-    raise outcome
+        raise RefreshReused() from None
 
 
-def _rotate(row: RefreshToken, now: datetime):
+class ReuseDetected(Exception):
+    """A used refresh token was presented again, outside the grace window: its session must end."""
+
+
+def _rotate(row: RefreshToken, now: datetime) -> TokenPair:
+    """Claim ``row`` and issue its successor in one transaction.
+
+    Raises SessionRevoked or TokenExpired when the session cannot rotate, and
+    ReuseDetected when ``row`` was already used (the caller ends the session).
+    """
     session = row.session
     with transaction.atomic():
         claimed = Session.objects.filter(
@@ -180,7 +176,7 @@ def _rotate(row: RefreshToken, now: datetime):
         ).update(last_used_at=now)
         if not claimed:
             session.refresh_from_db()
-            return SessionRevoked() if session.is_revoked else TokenExpired()
+            raise SessionRevoked() if session.is_revoked else TokenExpired()
         won = RefreshToken.objects.filter(
             pk=row.pk, used_at__isnull=True, is_revoked=False
         ).update(used_at=now)
@@ -189,11 +185,11 @@ def _rotate(row: RefreshToken, now: datetime):
             return _pair(successor, session, now)
         row.refresh_from_db()
         if row.is_revoked:
-            return SessionRevoked()
+            raise SessionRevoked()
         successor = _grace_successor(row, now)
         if successor is not None:
             return _pair(successor, session, now)
-    return RevokeReason.REUSE
+    raise ReuseDetected()
 
 
 def _grace_successor(row: RefreshToken, now: datetime) -> RefreshToken | None:
@@ -290,7 +286,7 @@ def _set_cutoffs(user_ids: list[str], *, reason: str, keep_session_id: str, user
             "not_before": not_before, "keep_session_id": keep_session_id, "reason": reason,
             "user_deleted": user_deleted,
         })
-        cutoffs.append(revocation.Cutoff(user_id, not_before, keep_session_id))
+        cutoffs.append(lifetimes.Cutoff(user_id, not_before, keep_session_id))
     return cutoffs
 
 

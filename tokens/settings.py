@@ -31,7 +31,6 @@ DEFAULTS = {
     "ISSUER": None,
     "REDIS_URL": "",
     "REDIS_SOCKET_TIMEOUT": 1.0,
-    "UNAVAILABLE_RETRY_AFTER": 5,
     # Seconds between re-reads of the Redis server's state (run_id, evictions, policy)
     # on open connections; new connections, rebuilds and health checks read it at once.
     "SERVER_STATE_MAX_AGE": 5,

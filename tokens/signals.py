@@ -42,7 +42,7 @@ def _end_access_of_inactive_users(sender, app_config=None, **kwargs):
     # A data migration may deactivate users without any signal: end their access once migrations ran.
     if app_config is None or app_config.label != "tokens":
         return
-    from tokens.exceptions import RevocationStoreUnavailable
+    from flowauth.errors import RevocationStoreUnavailable
     from tokens.services import end_access_of_inactive_users
 
     try:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tokens import oauth_views, views
+from tokens import oauth_views, session_views, views
 
 urlpatterns = [
     path("refresh", views.RefreshView.as_view(), name="refresh"),
@@ -10,10 +10,7 @@ urlpatterns = [
     path("whoami", views.WhoAmIView.as_view(), name="whoami"),
     path("revoke", oauth_views.RevokeView.as_view(), name="revoke"),
     path("introspect", oauth_views.IntrospectView.as_view(), name="introspect"),
-    path("health", views.HealthView.as_view(), name="health"),
 ]
-
-from tokens import session_views  # noqa: E402
 
 urlpatterns += [
     path("sessions", session_views.SessionListView.as_view(), name="sessions"),

@@ -1,20 +1,16 @@
 from django.contrib.auth import logout as django_logout
-import redis
-from django.db import connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.throttles import RefreshIPThrottle
-from tokens import cookies, django_sessions, dpop, jwt, keys, revocation, selectors, services
-from tokens.exceptions import RevocationStoreUnavailable
+from flowauth.throttles import RefreshIPThrottle
+from tokens import cookies, django_sessions, dpop, jwt, keys, services
 from tokens.models import RevokeReason, Session
 from tokens.settings import token_settings
 from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
 from tokens.serializers import (
-    HealthSerializer,
     JWKSSerializer,
     LogoutRequestSerializer,
     RefreshRequestSerializer,
@@ -126,65 +122,6 @@ class WhoAmIView(APIView):
             "expires_at": token["exp"],
         })
 
-
-class HealthView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(responses={200: HealthSerializer,
-                              503: OpenApiResponse(HealthSerializer, description="Redis or the database is down.")})
-    def get(self, request):
-        # A hung Redis costs one socket timeout here: nothing else asks it once INFO failed.
-        state = self._redis_server()
-        redis_ok = state is not None
-        database_ok, stats = self._database(redis_ok)
-        body = {
-            "status": "ok" if redis_ok and database_ok else "unavailable",
-            "redis": "connected" if redis_ok else "unavailable",
-            "database": "connected" if database_ok else "unavailable",
-            "sessionStats": stats,
-        }
-        if redis_ok:
-            self._report_redis(body, state)
-        code = status.HTTP_200_OK if body["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
-        return Response(body, status=code, headers={"Cache-Control": "no-store"})
-
-    def _redis_server(self):
-        """The Redis server's state, read now (one INFO), or None when it does not answer."""
-        try:
-            return revocation.refresh_server_state()
-        except redis.RedisError:
-            return None
-
-    def _report_redis(self, body: dict, state) -> None:
-        body["redisEvictionPolicy"], body["redisEvictedKeys"] = state.policy, state.evicted_keys
-        warnings = []
-        if state.may_evict:
-            warnings.append(f"maxmemory-policy is {state.policy} with maxmemory set: revocation keys may be "
-                            "evicted, so the revocation cache is not trusted (set noeviction)")
-        elif state.policy != "noeviction":
-            warnings.append(f"maxmemory-policy is {state.policy}: harmless while maxmemory is 0, set noeviction")
-        if state.evicted_keys:
-            warnings.append(f"Redis has evicted {state.evicted_keys} keys since it started")
-        if warnings:
-            body["warnings"] = warnings
-        try:
-            revocation.ensure_complete(state)
-        except RevocationStoreUnavailable:
-            body["status"] = "unavailable"
-
-    def _database(self, redis_ok: bool):
-        from accounts.profile_cache import cached_profiles_count
-
-        cached = cached_profiles_count() if redis_ok else None
-        stats = {"activeSessions": None, "cachedProfiles": cached, "blacklistedTokens": None}
-        try:
-            connection.ensure_connection()
-            stats["activeSessions"] = selectors.live_sessions_count()
-            stats["blacklistedTokens"] = selectors.guarded_revocations_count()
-        except Exception:  # any database failure is reported, not raised
-            return False, stats
-        return True, stats
 
 
 class JWKSView(APIView):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from tokens import revocation
-from tokens.exceptions import RevocationStoreUnavailable
+from flowauth.errors import RevocationStoreUnavailable
 
 
 class Command(BaseCommand):

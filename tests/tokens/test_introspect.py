@@ -118,7 +118,7 @@ def test_a_missing_token_is_invalid_request(api, staff_auth):
 
 
 def test_introspection_is_throttled(api, session_tokens, staff_auth, settings):
-    settings.INTROSPECT_THROTTLE_RATE = "3/min"
+    settings.FLOWAUTH_THROTTLE_RATES = {**settings.FLOWAUTH_THROTTLE_RATES, "introspect": "3/min"}
     statuses = [introspect(api, "x", staff_auth).status_code for _ in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
 

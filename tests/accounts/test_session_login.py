@@ -7,7 +7,7 @@ from django.contrib.sessions.backends.cache import SessionStore
 from rest_framework.test import APIClient
 
 from tests import servers
-from tests.helpers import PASSWORD, bearer, error_code, login
+from tests.helpers import PASSWORD, bearer, error_code
 
 LOGIN = "/api/session/login"
 LOGOUT = "/api/session/logout"

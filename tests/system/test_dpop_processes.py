@@ -5,7 +5,7 @@ import pytest
 
 from tests.helpers import PASSWORD, make_user
 from tests.servers import gunicorn
-from tests.test_sibling_service import _flowauth_env, _sibling_env
+from tests.system.test_sibling_service import _flowauth_env, _sibling_env
 from tokens.dpop_client import DPoPClient, DPoPKey
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process]

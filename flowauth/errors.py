@@ -1,8 +1,22 @@
-"""API.md's error codes: one exception class each, defined once."""
+"""FlowAuth's error codes (docs/api.md): one exception class each, defined once.
+
+Project-wide: both apps raise these, flowauth/exceptions.py shapes them into
+responses, and flowauth/openapi.py documents them from here.
+"""
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
+
+# The realm of every WWW-Authenticate challenge FlowAuth sends.
+REALM = "flowauth"
+
+
+def retry_after() -> int:
+    """Seconds a 503 tells the client to wait: ``UNAVAILABLE_RETRY_AFTER``, 5 in a project that does not set it."""
+    from django.conf import settings
+
+    return int(getattr(settings, "UNAVAILABLE_RETRY_AFTER", 5))
 
 
 class FlowAuthError(APIException):

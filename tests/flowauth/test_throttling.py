@@ -1,13 +1,11 @@
 """Login, registration and refresh are throttled, atomically, across processes."""
 
-import threading
 from collections import Counter
 
 import httpx
 import pytest
 
-from accounts import hashers
-from tests.helpers import PASSWORD, error_code, login, make_user
+from tests.helpers import PASSWORD, burst, error_code, login, make_user
 from tests.servers import gunicorn
 
 pytestmark = [pytest.mark.django_db, pytest.mark.throttles]
@@ -21,19 +19,6 @@ def rates(settings):
         settings.FLOWAUTH_THROTTLE_RATES = {**settings.FLOWAUTH_THROTTLE_RATES, **values}
 
     return apply
-
-
-@pytest.fixture
-def hasher_calls(monkeypatch):
-    """How many times a password reached the Argon2 hasher (verify or the dummy encode)."""
-    calls = []
-    for name in ("verify", "encode"):
-        original = getattr(hashers.FlowAuthArgon2PasswordHasher, name)
-        monkeypatch.setattr(
-            hashers.FlowAuthArgon2PasswordHasher, name,
-            lambda self, *a, _original=original, **k: calls.append(1) or _original(self, *a, **k),
-        )
-    return calls
 
 
 def wrong_login(api, email="alice@example.com", **extra):
@@ -127,23 +112,7 @@ def test_fifty_parallel_wrong_passwords_reach_the_hasher_five_times(rates, hashe
     make_user("burst@example.com")
     hasher_calls.clear()  # creating the user hashed its password
     rates(login_email="5/min", login_ip="1000/min")
-    barrier, statuses = threading.Barrier(50), []
-
-    def attempt():
-        from django.db import connection
-
-        client = APIClient()
-        barrier.wait()
-        try:
-            statuses.append(wrong_login(client, "burst@example.com").status_code)
-        finally:
-            connection.close()  # this thread's own connection would outlive the test database
-
-    threads = [threading.Thread(target=attempt) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = burst([lambda: wrong_login(APIClient(), "burst@example.com").status_code] * 50)
     assert Counter(statuses) == {401: 5, 429: 45}
     assert len(hasher_calls) == 5
 
@@ -160,16 +129,9 @@ def test_throttle_counts_are_shared_by_every_process_even_under_a_parallel_burst
         assert refused.status_code == 429 and refused.headers["Retry-After"].isdigit()
 
         other = {"email": "burst@example.com", "password": "wrong password"}
-        barrier, statuses = threading.Barrier(30), []
-
         def attempt():
             with httpx.Client(timeout=60) as client:
-                barrier.wait()
-                statuses.append(client.post(f"{server_a}{LOGIN}", json=other).status_code)
+                return client.post(f"{server_a}{LOGIN}", json=other).status_code
 
-        threads = [threading.Thread(target=attempt) for _ in range(30)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        statuses = burst([attempt] * 30)
         assert Counter(statuses) == {401: 5, 429: 25}

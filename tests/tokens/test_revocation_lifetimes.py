@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from tests.helpers import bearer, claims, error_code, login
-from tokens import revocation
+from tokens import lifetimes, revocation
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_a_revoked_token_inside_the_leeway_past_its_exp_is_refused(api, user, re
 def test_the_ttl_of_a_revocation_covers_the_leeway(db, token_settings):
     token_settings(ACCESS_TOKEN_LIFETIME=900, LEEWAY=10, REVOCATION_TTL_MARGIN=5)
     now = timezone.now()
-    entry = revocation.Revocation("s1", revoked_at=now, session_expires_at=now + timedelta(days=1))
+    entry = lifetimes.Revocation("s1", revoked_at=now, session_expires_at=now + timedelta(days=1))
     assert entry.ttl_seconds(now) == 900 + 10 + 5
     assert entry.ttl_seconds(now + timedelta(seconds=905)) == 10  # 5 s of leeway left, plus the margin
     assert entry.ttl_seconds(now + timedelta(seconds=910)) == 0

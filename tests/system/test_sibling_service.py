@@ -8,6 +8,7 @@ import pytest
 from tests import signing
 from tests.helpers import PASSWORD, bearer, error_code, login, make_user
 from tests.servers import gunicorn
+from tokens import redis_client as redis_client_module
 from tokens import keys, revocation
 
 WHOAMI = "/api/auth/whoami"
@@ -61,7 +62,7 @@ def test_the_sibling_refuses_a_token_on_the_first_request_after_logout(settings)
         # until FlowAuth (here through its health check) has rebuilt it from its database.
         fresh = httpx.post(f"{flowauth}/api/auth/login", json={"email": user.email, "password": PASSWORD}).json()
         fresh_auth = {"Authorization": f"Bearer {fresh['access']}"}
-        revocation.get_redis().delete(revocation.MARKER_KEY)
+        redis_client_module.get_redis().delete(revocation.MARKER_KEY)
         unavailable = httpx.get(f"{sibling}/orders", headers=fresh_auth)
         assert unavailable.status_code == 503
         assert unavailable.json()["code"] == "auth_unavailable"
@@ -77,11 +78,11 @@ def test_a_verifier_never_rebuilds_and_never_queries_a_database(api, user, token
     token_settings(**signing.verifier_config("ES256"), ROLE="verifier")
     with django_assert_num_queries(0):
         assert api.get(WHOAMI, **bearer(access)).status_code == 200
-    revocation.get_redis().delete(revocation.MARKER_KEY)
+    redis_client_module.get_redis().delete(revocation.MARKER_KEY)
     with django_assert_num_queries(0):
         response = api.get(WHOAMI, **bearer(access))
     assert response.status_code == 503 and error_code(response) == "auth_unavailable"
-    assert revocation.get_redis().get(revocation.MARKER_KEY) is None
+    assert redis_client_module.get_redis().get(revocation.MARKER_KEY) is None
 
 
 @pytest.mark.django_db

@@ -7,13 +7,11 @@ returned) is refused, and no request ever answered 5xx. Whichever side wins the
 race, nothing of the session may survive ("resurrected" sessions).
 """
 
-import threading
 
 import httpx
 import pytest
-from django.db import connections
 
-from tests.helpers import PASSWORD, make_user
+from tests.helpers import PASSWORD, burst, make_user
 from tests.servers import gunicorn
 from tokens import services
 from tokens.models import RefreshToken, RevokeReason, Session
@@ -47,27 +45,15 @@ def auth(access: str) -> dict:
 
 def race(base: str, *contenders):
     """Run each contender(client) in its own thread, released together; return their results in order."""
-    barrier = threading.Barrier(len(contenders), timeout=30)
-    results: list = [None] * len(contenders)
-
-    def run(index, contender):
-        try:
+    def bound(contender):
+        def run():
             with httpx.Client(base_url=base, timeout=30) as client:
-                barrier.wait()
-                results[index] = contender(client)
-        except BaseException as exc:  # re-raised below, in the test's thread
-            results[index] = exc
-        finally:
-            connections.close_all()  # this thread's own database connections, if it used any
+                return contender(client)
 
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+        return run
+
+    results = burst([bound(contender) for contender in contenders], timeout=30)
     for result in results:
-        if isinstance(result, BaseException):
-            raise result
         if isinstance(result, httpx.Response):
             assert result.status_code < 500, (result.status_code, result.text)
     return results

@@ -92,7 +92,7 @@ def test_revoke_needs_no_credentials_and_ignores_them(api, session_tokens):
 
 
 def test_revoke_is_throttled_per_client(api, settings):
-    settings.REVOKE_THROTTLE_RATE = "5/min"
+    settings.FLOWAUTH_THROTTLE_RATES = {**settings.FLOWAUTH_THROTTLE_RATES, "revoke": "5/min"}
     statuses = [api.post(REVOKE, {"token": f"guess-{n}"}, format="json").status_code for n in range(8)]
     assert statuses[:5] == [200] * 5 and statuses[5:] == [429] * 3
     throttled = api.post(REVOKE, {"token": "guess"}, format="json")

@@ -3,6 +3,7 @@
 import fakeredis
 import pytest
 
+from tokens import redis_client as redis_client_module
 from tokens import revocation
 from tests.helpers import bearer, error_code, login
 
@@ -84,7 +85,7 @@ def test_error_replies_are_never_read_as_not_revoked(api, session_tokens, monkey
 
 
 def test_an_mget_reply_of_the_wrong_shape_fails_closed(api, session_tokens, monkeypatch):
-    client = revocation.get_redis()
+    client = redis_client_module.get_redis()
 
     class Short:
         def mget(self, *keys):

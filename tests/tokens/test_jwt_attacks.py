@@ -1,6 +1,6 @@
 """Forged, tampered, mistimed, oversized and confusing tokens (SECURITY.md section 1).
 
-Complements tests/test_authentication.py, which covers alg=none, missing
+Complements tests/tokens/test_authentication.py, which covers alg=none, missing
 claims, exp types and the basic malformed shapes: every case here is 401 with
 the API.md code, never a 5xx.
 """
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 WHOAMI = "/api/auth/whoami"
 REFRESH = "/api/auth/refresh"
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def whoami(api, token: str):

@@ -1,13 +1,12 @@
 """Several real server processes over one database and one Redis."""
 
-import threading
 from collections import Counter
 
 import httpx
 import pytest
 
 from tokens.models import RefreshToken, Session
-from tests.helpers import PASSWORD, claims, make_user
+from tests.helpers import PASSWORD, burst, claims, make_user
 from tests.servers import gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process]
@@ -36,20 +35,11 @@ def test_logout_on_one_server_is_enforced_by_another_on_the_next_request():
 
 
 def _race(base: str, refresh: str, threads: int) -> list[httpx.Response]:
-    barrier = threading.Barrier(threads)
-    results: list = [None] * threads
-
-    def worker(index: int) -> None:
+    def refresh_once() -> httpx.Response:
         with httpx.Client(timeout=60) as client:
-            barrier.wait()
-            results[index] = client.post(f"{base}/api/auth/refresh", json={"refresh": refresh})
+            return client.post(f"{base}/api/auth/refresh", json={"refresh": refresh})
 
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return results
+    return burst([refresh_once] * threads)
 
 
 RACERS = 50  # SECURITY.md ROT-09: 50 requests over two workers, released together

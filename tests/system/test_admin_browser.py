@@ -9,7 +9,7 @@ from accounts.models import User
 from tests.helpers import PASSWORD, make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "artifacts"
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium "

@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 from tests import signing
-from tests.helpers import bearer, claims, error_code, login, make_user
+from tests.helpers import bearer, error_code, login
 from tokens import checks, keys
 from tokens.jwt import get_keyset
 
@@ -102,7 +102,7 @@ def test_es384_style_mismatch_and_hs_variants_are_refused(api, access, asymmetri
 def test_no_decode_call_passes_several_algorithms():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     for path in list((root / "tokens").rglob("*.py")) + list((root / "accounts").rglob("*.py")):
         source = path.read_text()
         assert "get_default_algorithms()" not in source.replace("get_default_algorithms()[name]", ""), path

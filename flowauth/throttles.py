@@ -1,4 +1,4 @@
-"""Throttles for the unauthenticated endpoints: login, registration, refresh.
+"""Every throttle of FlowAuth: login, registration, refresh, password change, /revoke, /introspect.
 
 DRF's SimpleRateThrottle reads a history list, checks it and writes it back:
 a parallel burst passes the limit between the read and the write. These count
@@ -15,31 +15,25 @@ Every attempt counts, successful or not, and is counted before the password
 is hashed. If the cache cannot answer, the request is refused with 503
 ``auth_unavailable``: never unlimited attempts.
 
-Rates are read from ``settings.FLOWAUTH_THROTTLE_RATES`` when a request is
-throttled (DRF builds throttles per request), so tests can override them.
+Rates are read from ``settings.FLOWAUTH_THROTTLE_RATES`` (the one place every
+scope's rate is set) when a request is throttled (DRF builds throttles per
+request), so tests can override them. A scope without a rate there is a
+configuration error (system check ``flowauth.E001``), never an unlimited door.
 """
 
 import hashlib
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import checks
 from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.models import normalize_email
 from flowauth import metrics
-from tokens.exceptions import AuthUnavailable
+from flowauth.errors import AuthUnavailable
 
 logger = logging.getLogger("flowauth.throttle")
-
-DEFAULT_RATES = {
-    "login_email": "5/min",
-    "login_ip": "5/min",
-    "password_user": "5/min",
-    "register_ip": "20/hour",
-    "refresh_ip": "120/min",
-}
-
 
 class AtomicRateThrottle(SimpleRateThrottle):
     """A fixed window counted with an atomic increment; subclasses name the scope and the ident."""
@@ -47,8 +41,7 @@ class AtomicRateThrottle(SimpleRateThrottle):
     cache_format = "throttle:%(scope)s:%(ident)s"
 
     def get_rate(self) -> str | None:
-        rates = {**DEFAULT_RATES, **getattr(settings, "FLOWAUTH_THROTTLE_RATES", {})}
-        return rates.get(self.scope)
+        return settings.FLOWAUTH_THROTTLE_RATES.get(self.scope)
 
     def get_ident_value(self, request) -> str | None:
         return self.get_ident(request)
@@ -117,7 +110,8 @@ class LoginEmailThrottle(AtomicRateThrottle):
             return None  # the serializer answers 400
         # Hashed: the cache key must not carry the address itself.
         # surrogatepass: a lone surrogate ("\ud800") is hashed too, never an encoding error.
-        return hashlib.sha256(normalize_email(email).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        normalized = get_user_model().normalize_username(email)  # the form accounts are looked up by
+        return hashlib.sha256(normalized.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class AdminLoginEmailThrottle(LoginEmailThrottle):
@@ -142,6 +136,18 @@ class RefreshIPThrottle(AtomicRateThrottle):
     scope = "refresh_ip"
 
 
+class RevokeRateThrottle(AtomicRateThrottle):
+    """Per client IP at /revoke (RFC 7009): token guessing and scanning."""
+
+    scope = "revoke"
+
+
+class IntrospectRateThrottle(AtomicRateThrottle):
+    """Per client IP at /introspect (RFC 7662)."""
+
+    scope = "introspect"
+
+
 def refuse_login_attempt(request, throttles) -> int | None:
     """For views outside DRF (Django's admin login): seconds to wait, or None to let it through.
 
@@ -152,3 +158,27 @@ def refuse_login_attempt(request, throttles) -> int | None:
         if not throttle.allow_request(request, None):
             return throttle.wait()
     return None
+
+
+def _scopes(cls=AtomicRateThrottle):
+    for sub in cls.__subclasses__():
+        if getattr(sub, "scope", None):
+            yield sub.scope
+        yield from _scopes(sub)
+
+
+@checks.register(checks.Tags.security)
+def check_rates(app_configs=None, **kwargs):
+    rates = getattr(settings, "FLOWAUTH_THROTTLE_RATES", {})
+    errors = []
+    for scope in sorted(set(_scopes())):
+        rate = rates.get(scope)
+        try:
+            SimpleRateThrottle.parse_rate(None, rate)
+        except (ValueError, KeyError, AttributeError, TypeError):
+            rate = None
+        if not rate:
+            errors.append(checks.Error(
+                f"FLOWAUTH_THROTTLE_RATES has no valid rate for the scope {scope!r}",
+                hint='Set it as "<count>/<s|min|hour|day>".', id="flowauth.E001"))
+    return errors

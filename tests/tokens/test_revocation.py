@@ -5,7 +5,8 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from tokens import revocation
+from tokens import redis_client as redis_client_module
+from tokens import lifetimes, revocation
 from tokens.models import RefreshToken, RevokeReason, Session
 from tests.helpers import bearer, claims, error_code, login
 
@@ -38,7 +39,7 @@ def test_logout_writes_both_keys_with_ttls_covering_the_access_lifetime(api, ses
 def test_ttl_is_capped_by_the_session_end(db, redis_client, token_settings):
     token_settings(ACCESS_TOKEN_LIFETIME=900, REVOCATION_TTL_MARGIN=0)
     now = timezone.now()
-    entry = revocation.Revocation("s1", revoked_at=now, session_expires_at=now + timedelta(seconds=30))
+    entry = lifetimes.Revocation("s1", revoked_at=now, session_expires_at=now + timedelta(seconds=30))
     assert entry.ttl_seconds(now) == 30
     assert entry.ttl_seconds(now + timedelta(seconds=29, milliseconds=500)) == 1
     assert entry.ttl_seconds(now + timedelta(seconds=31)) == 0
@@ -83,7 +84,7 @@ def test_flushed_redis_is_rebuilt_before_any_token_is_trusted(api, user, redis_c
     redis_client.flushdb()
     assert error_code(api.get(WHOAMI, **bearer(revoked["access"]))) == "session_revoked"
     assert api.get(WHOAMI, **bearer(live["access"])).status_code == 200
-    assert redis_client.get(revocation.MARKER_KEY) == revocation.server_epoch()
+    assert redis_client.get(revocation.MARKER_KEY) == redis_client_module.server_epoch()
 
 
 def test_a_marker_from_another_server_run_forces_a_rebuild(api, user, redis_client):
@@ -132,7 +133,7 @@ def test_refresh_rows_hold_no_token_strings(api, session_tokens):
 
 def test_a_flush_during_a_rebuild_does_not_mark_the_cache_complete(db, redis_client, monkeypatch):
     from tokens import selectors
-    from tokens.exceptions import RevocationStoreUnavailable
+    from flowauth.errors import RevocationStoreUnavailable
 
     def flushing_revocations():
         redis_client.flushdb()  # what a FLUSHALL in the middle of the rebuild does
@@ -145,7 +146,7 @@ def test_a_flush_during_a_rebuild_does_not_mark_the_cache_complete(db, redis_cli
 
 
 def test_rebuilds_do_not_overlap(db, redis_client):
-    from tokens.exceptions import RevocationStoreUnavailable
+    from flowauth.errors import RevocationStoreUnavailable
 
     redis_client.set(revocation.REBUILD_LOCK_KEY, "another process")
     with pytest.raises(RevocationStoreUnavailable):

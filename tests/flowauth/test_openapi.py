@@ -47,9 +47,13 @@ def _routed(path: str) -> bool:
 
 
 @pytest.mark.parametrize(("path", "method"), list(CONTRACT))
+def test_every_contract_endpoint_is_routed(path, method):
+    assert _routed(path), f"{method.upper()} {path} of the contract has no route"
+
+
+@pytest.mark.parametrize(("path", "method"), list(CONTRACT))
 def test_every_contract_endpoint_is_documented(document, path, method):
-    if not _routed(path):
-        pytest.skip(f"{path} is not routed in this build")
+    assert path in document["paths"], f"{path} is missing from the OpenAPI document"
     success, error_statuses, codes = CONTRACT[(path, method)]
     operation = document["paths"][path][method]
     documented = {int(status) for status in operation["responses"]}

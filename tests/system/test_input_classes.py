@@ -234,7 +234,7 @@ def test_database_errors_are_answered_by_kind(api, user, monkeypatch, caplog, er
     def fail(**kwargs):
         raise error
 
-    monkeypatch.setattr("accounts.services.user_update_profile", fail)
+    monkeypatch.setattr("accounts.services.update_profile", fail)
     response = api.patch("/api/auth/profile", {"first_name": "Al"}, format="json", **bearer(access))
     assert (response.status_code, response.json()) == (status, {"detail": response.json()["detail"], "code": code})
     body = response.content.decode()
