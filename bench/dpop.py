@@ -83,8 +83,8 @@ def main() -> None:
     _setup()
     from django.test import Client
 
-    from bench.costs import redis_round_trips
     from accounts.models import User
+    from bench.costs import redis_round_trips
     from tokens.dpop_client import DPoPKey
     from tokens.services import ClientInfo, issue_session
 

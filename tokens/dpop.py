@@ -240,8 +240,8 @@ def check_proof(request, *, access_token: str | bytes | None = None) -> Proof:
 
 def record_jti(proof: Proof) -> None:
     """Accept the proof's jti once on every server (one SET NX); a second use is a replay."""
-    from tokens import revocation
     from flowauth.errors import RevocationStoreUnavailable
+    from tokens import revocation
 
     try:
         pipe = revocation.get_redis().pipeline(transaction=False)

@@ -5,7 +5,9 @@ import json
 import jwt as pyjwt
 import pytest
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests import helpers
 from tokens import dpop
