@@ -132,6 +132,7 @@ class InvalidDPoPProof(FlowAuthError):
     default_detail = _("The DPoP proof is missing or invalid.")
     default_code = "invalid_dpop_proof"
     dpop_error = "invalid_dpop_proof"
+    dpop_algs = "ES256 EdDSA RS256"  # tokens.dpop.ALGORITHMS
 
 
 class UseDPoPNonce(FlowAuthError):
@@ -141,3 +142,4 @@ class UseDPoPNonce(FlowAuthError):
     default_detail = _("Retry with the server's DPoP nonce.")
     default_code = "use_dpop_nonce"
     dpop_error = "use_dpop_nonce"
+    dpop_algs = "ES256 EdDSA RS256"

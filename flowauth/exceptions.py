@@ -56,14 +56,9 @@ def exception_handler(exc, context):
         if isinstance(exc, FlowAuthError) and exc.bearer_error:
             header += f', error="{exc.bearer_error}", error_description={_quoted(exc.detail)}'
         response["WWW-Authenticate"] = header
-        if getattr(exc, "dpop_error", None):  # RFC 9449 section 7.1
-            from tokens import dpop
-            from tokens.settings import token_settings
-
-            response["WWW-Authenticate"] = (f'DPoP algs="{" ".join(dpop.ALGORITHMS)}", error="{exc.dpop_error}", '
+        if getattr(exc, "dpop_error", None):  # RFC 9449 section 7.1; DPoP-Nonce: tokens/dpop_middleware.py
+            response["WWW-Authenticate"] = (f'DPoP algs="{exc.dpop_algs}", error="{exc.dpop_error}", '
                                             f'error_description={_quoted(exc.detail)}')
-            if token_settings.DPOP_NONCE:
-                response[dpop.NONCE_HEADER] = dpop.current_nonce()
     if response.status_code == 403 and isinstance(exc, FlowAuthError) and exc.bearer_error:
         response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="{exc.bearer_error}"'
     if getattr(exc, "oauth_error", None):  # RFC 6749 §5.2 members beside DRF's
