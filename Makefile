@@ -11,7 +11,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run worker test test-scaleout lint install install-dev install-bench migrate redis-start redis-stop bench clean serve wheel
+.PHONY: run worker test test-scaleout lint install install-dev install-bench migrate redis-start redis-stop bench bench-dpop clean serve wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ redis-stop: install
 bench: install-bench
 	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/dpop.py
+
+# A DPoP-bound GET against a Bearer GET, in-process (a minute); writes bench/DPOP.md.
+bench-dpop: install
+	$(BIN)/python bench/dpop.py
 
 # dist/flowauth-<version>-py3-none-any.whl: the flowauth, accounts and tokens
 # packages; extras [verifier] (a sibling service) and [server] (FlowAuth itself).

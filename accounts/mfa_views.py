@@ -1,4 +1,4 @@
-"""Second factors and step-up over HTTP: API.md "Second factors and step-up".
+"""Second factors and step-up over HTTP (docs/mfa.md).
 
 Enrolment, removal and new recovery codes need a recent authentication
 (RecentAuthentication: 403 ``reauth_required``). The second step of a login

@@ -1,4 +1,4 @@
-"""Password reset, email verification and email change (API.md "Account recovery and verification").
+"""Password reset, email verification and email change (docs/recovery.md).
 
 Requests only enqueue (accounts/tasks.py): mail never goes out inside a
 request, and an unknown address costs the request the same work as a known

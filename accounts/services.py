@@ -113,7 +113,7 @@ def change_password(*, user: User, new_password: str, current_session_id: str, c
         user.save(update_fields=["password"])
         # The cut-off ends every credential, this one too; the new session starts after it.
         revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=user)
-        pair = issue_session(user, client=ClientInfo(device_name, client.user_agent, client.ip_address))
+        pair = issue_session(user, client=ClientInfo(device_name, client.user_agent, client.ip_address, client.dpop_jkt))
         events.record(
             events.Kind.PASSWORD_CHANGED, user=user, actor=user, session_id=pair.session.id, reason="self",
             ip_address=client.ip_address, user_agent=client.user_agent,

@@ -36,8 +36,9 @@ class RegisterView(APIView):
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        client = client_info(request)  # a bad DPoP proof is refused before the account exists
         user = services.register_user(**serializer.validated_data)
-        pair = issue_session(user, client=client_info(request))
+        pair = issue_session(user, client=client)
         return session_response(request, user, pair, status.HTTP_201_CREATED)
 
 

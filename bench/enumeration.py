@@ -1,4 +1,4 @@
-"""Login timing for the four failure cases that must look alike (SECURITY.md BF-08).
+"""Login timing for the four failure cases that must look alike (docs/security.md BF-08).
 
     DEBUG=1 .venv/bin/python bench/enumeration.py [--samples 40]
 

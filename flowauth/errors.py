@@ -161,3 +161,23 @@ class EmailUnverified(FlowAuthError):
     status_code = status.HTTP_403_FORBIDDEN
     default_detail = _("Verify your email address first: a code was sent to it.")
     default_code = "email_unverified"
+
+
+# DPoP (RFC 9449): refusals answered with a ``WWW-Authenticate: DPoP`` challenge (section 7.1).
+
+class InvalidDPoPProof(FlowAuthError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = _("The DPoP proof is missing or invalid.")
+    default_code = "invalid_dpop_proof"
+    dpop_error = "invalid_dpop_proof"
+    dpop_algs = "ES256 EdDSA RS256"  # tokens.dpop.ALGORITHMS
+
+
+class UseDPoPNonce(FlowAuthError):
+    """The proof lacks the server's current nonce; the answer's ``DPoP-Nonce`` header has it."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = _("Retry with the server's DPoP nonce.")
+    default_code = "use_dpop_nonce"
+    dpop_error = "use_dpop_nonce"
+    dpop_algs = "ES256 EdDSA RS256"

@@ -263,6 +263,15 @@ FLOWAUTH_TOKENS.update({
     "ISSUER": env.str("JWT_ISSUER", default="") or None,
 })
 
+# DPoP (RFC 9449, docs/dpop.md): sender-constrained sessions.
+FLOWAUTH_TOKENS.update({
+    "DPOP_PROOF_MAX_AGE": env.int("DPOP_PROOF_MAX_AGE", default=60),
+    "DPOP_NONCE": env.bool("DPOP_NONCE", default=False),
+    "DPOP_NONCE_LIFETIME": env.int("DPOP_NONCE_LIFETIME", default=300),
+    "DPOP_REQUIRED": env.bool("DPOP_REQUIRED", default=False),
+})
+MIDDLEWARE.append("tokens.dpop_middleware.DPoPNonceMiddleware")
+
 # simplejwt reads its own settings object; FlowAuth's token classes and
 # backend come from tokens.settings, so only the claim names matter here.
 SIMPLE_JWT = {

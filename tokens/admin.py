@@ -91,7 +91,8 @@ class RefreshTokenInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Session)
 class SessionAdmin(RevokeActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["short_id", "user", "device_name", "state", "ip_address", "created_at", "last_used_at"]
+    list_display = ["short_id", "user", "device_name", "state", "dpop_bound", "ip_address", "created_at",
+                    "last_used_at"]
     list_filter = [SessionStateFilter, "revoke_reason"]
     search_fields = ["user__email", "ip_address", "=id", "=refresh_tokens__jti"]
     list_select_related = ["user"]
@@ -108,6 +109,10 @@ class SessionAdmin(RevokeActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("state"))
     def state(self, session: Session) -> str:
         return session_state(session)
+
+    @admin.display(description=_("DPoP-bound"), boolean=True, ordering="dpop_jkt")
+    def dpop_bound(self, session: Session) -> bool:
+        return bool(session.dpop_jkt)
 
     def get_actions(self, request):
         actions = super().get_actions(request)

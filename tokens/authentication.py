@@ -5,6 +5,7 @@ Costs one Redis round trip (the revocation MGET) and no database query:
 needs the full user loads it itself.
 """
 
+import hmac
 import logging
 
 from rest_framework import HTTP_HEADER_ENCODING
@@ -13,10 +14,11 @@ from rest_framework_simplejwt.models import TokenUser
 
 from rest_framework.authentication import SessionAuthentication
 
-from tokens import cookies, jwt, revocation, selectors
+from tokens import cookies, dpop, jwt, revocation, selectors
 from flowauth.errors import (
     REALM,
     AuthUnavailable,
+    InvalidDPoPProof,
     RevocationStoreUnavailable,
     SessionRevoked,
     TokenInvalid,
@@ -26,6 +28,7 @@ from tokens.settings import token_settings
 logger = logging.getLogger("flowauth.auth")
 
 AUTH_SCHEME = b"bearer"
+DPOP_SCHEME = b"dpop"
 
 
 class FlowAuthUser(TokenUser):
@@ -71,7 +74,34 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
         except UnicodeEncodeError as exc:
             raise TokenInvalid() from exc
     def authenticate(self, request):
+        header = self.get_header(request)
+        if header is not None and header.split()[:1] and header.split()[0].lower() == DPOP_SCHEME:
+            return self.authenticate_dpop(request, header)
         return super().authenticate(request) or self.authenticate_cookie(request)
+
+    # DPoP (RFC 9449 section 7): ``Authorization: DPoP <access>`` with a proof by the bound key.
+    def authenticate_dpop(self, request, header: bytes):
+        parts = header.split()
+        if len(parts) != 2:
+            raise TokenInvalid("The Authorization header must be 'DPoP <token>'.")
+        raw_token = parts[1]
+        token = self.decode_token(raw_token)
+        jkt = dpop.bound_jkt(token.payload)
+        if not jkt:  # an unbound token, or a malformed cnf: nothing to prove possession of
+            raise TokenInvalid()
+        proof = dpop.check_proof(request._request, access_token=raw_token)
+        if not hmac.compare_digest(proof.jkt, jkt):
+            raise InvalidDPoPProof()
+        replay = revocation.ExtraSet(proof.replay_key(), dpop.replay_ttl())
+        if self.is_revoked(token, extra=replay):
+            raise SessionRevoked()
+        if not replay.created:
+            raise InvalidDPoPProof("The DPoP proof was already used.")
+        if replay.since is not None and proof.iat < replay.since:
+            # Signed before the replay store was last rebuilt (a flush, a restart): it may have been used.
+            raise InvalidDPoPProof("The DPoP proof predates the replay store; sign a new one.")
+        request._request.flowauth_dpop_jkt = jkt  # a session this request starts stays bound to the key
+        return self.get_user(token), token
 
     def authenticate_cookie(self, request):
         raw_token = request.COOKIES.get(cookies.access_cookie_name())
@@ -92,22 +122,31 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
             raise TokenInvalid("The Authorization header must be 'Bearer <token>'.")
         return parts[1]
 
-    def get_validated_token(self, raw_token: bytes) -> jwt.AccessToken:
-        token = jwt.decode(raw_token, jwt.AccessToken)
+    def get_validated_token(self, raw_token: bytes, *, bound_ok: bool = False) -> jwt.AccessToken:
+        """A live access token; a DPoP-bound one only for ``bound_ok`` callers (introspection)."""
+        token = self.decode_token(raw_token)
+        if not bound_ok and dpop.bound_jkt(token.payload) is not None:
+            # A DPoP-bound token as Bearer (or cookie) is no downgrade path (RFC 9449 section 7).
+            raise InvalidDPoPProof("This token is bound to a DPoP key: send it as 'DPoP' with a proof.")
         if self.is_revoked(token):
             raise SessionRevoked()
         return token
 
-    def is_revoked(self, token: jwt.AccessToken) -> bool:
+    def decode_token(self, raw_token: bytes) -> jwt.AccessToken:
+        return jwt.decode(raw_token, jwt.AccessToken)
+
+    def is_revoked(self, token: jwt.AccessToken, extra: revocation.ExtraSet | None = None) -> bool:
         session_id, refresh_jti = token[jwt.SESSION_CLAIM], token[jwt.PARENT_CLAIM]
         try:
             return revocation.is_revoked(
                 session_id=session_id, refresh_jti=refresh_jti, user_id=token[jwt.USER_ID_CLAIM],
                 # A token from before session start times were stamped falls under any cut-off.
-                session_start=token.payload.get(jwt.SESSION_START_CLAIM, 0),
+                session_start=token.payload.get(jwt.SESSION_START_CLAIM, 0), extra=extra,
             )
         except RevocationStoreUnavailable:
-            if token_settings.REVOCATION_FAILURE_MODE != "database" or token_settings.ROLE == "verifier":
+            # A DPoP proof's jti can only be checked in Redis: no database fallback for it.
+            if (token_settings.REVOCATION_FAILURE_MODE != "database" or token_settings.ROLE == "verifier"
+                    or extra is not None):
                 raise AuthUnavailable()
         return selectors.is_revoked_in_database(session_id=session_id, refresh_jti=refresh_jti)
 

@@ -183,13 +183,15 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def encode_refresh(*, jti: str, user_id, session_id: str, issued_at: datetime, expires_at: datetime) -> str:
+def encode_refresh(*, jti: str, user_id, session_id: str, issued_at: datetime, expires_at: datetime,
+                   extra: dict | None = None) -> str:
     """Sign a refresh token from its stored row; the same row gives the same string."""
     token = RefreshToken()
     token.payload.update(
         {"jti": jti, USER_ID_CLAIM: str(user_id), SESSION_CLAIM: session_id,
          "iat": _epoch(issued_at), "exp": _epoch(expires_at)}
     )
+    token.payload.update(extra or {})
     return str(token)
 
 
@@ -199,7 +201,7 @@ def epoch_micros(moment: datetime) -> int:
 
 def encode_access(*, user_id, session_id: str, refresh_jti: str, session_start: datetime, now: datetime,
                   not_after: datetime, auth_time: datetime | None = None,
-                  amr: tuple[str, ...] = ("pwd",)) -> tuple[str, datetime]:
+                  amr: tuple[str, ...] = ("pwd",), extra: dict | None = None) -> tuple[str, datetime]:
     """Sign a fresh access token; it never outlives ``not_after`` (the session's end)."""
     token = AccessToken()
     expires_at = min(now + token_settings.ACCESS_TOKEN_LIFETIME, not_after)
@@ -208,6 +210,7 @@ def encode_access(*, user_id, session_id: str, refresh_jti: str, session_start: 
          SESSION_START_CLAIM: epoch_micros(session_start), "iat": _epoch(now), "exp": _epoch(expires_at),
          AUTH_TIME_CLAIM: _epoch(auth_time or session_start), AMR_CLAIM: list(amr)}
     )
+    token.payload.update(extra or {})
     return str(token), expires_at
 
 

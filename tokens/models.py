@@ -55,6 +55,8 @@ class Session(models.Model):
     # rotation copies them, so refreshing never makes an old authentication recent.
     auth_time = models.DateTimeField(null=True, blank=True)
     amr = models.CharField(max_length=32, blank=True, default="pwd")
+    # RFC 7638 thumbprint of the DPoP key the session is bound to (RFC 9449); blank: not bound.
+    dpop_jkt = models.CharField("DPoP key thumbprint", max_length=64, blank=True, default="")
 
     objects = SessionQuerySet.as_manager()
 

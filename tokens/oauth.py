@@ -68,7 +68,7 @@ def introspect(raw: str, *, hint: str | None = None) -> dict:
 def _live_claims(token_class, raw: str) -> dict | None:
     if token_class is jwt.AccessToken:
         try:
-            token = FlowAuthAuthentication().get_validated_token(raw.encode())
+            token = FlowAuthAuthentication().get_validated_token(raw.encode(), bound_ok=True)  # cnf reported
         except FlowAuthError as exc:
             if exc.status_code == 503:
                 raise
@@ -106,7 +106,7 @@ def _claims(token) -> dict:
         "iat": payload["iat"],
         "sid": payload[jwt.SESSION_CLAIM],
     }
-    for optional in ("iss", "aud", jwt.PARENT_CLAIM):
+    for optional in ("iss", "aud", jwt.PARENT_CLAIM, "cnf"):  # cnf: RFC 9449 section 6.2
         if optional in payload:
             claims[optional] = payload[optional]
     return claims

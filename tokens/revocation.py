@@ -25,6 +25,7 @@ check, has rebuilt it.
 import logging
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import redis
@@ -49,6 +50,9 @@ PREFIX = "flowauth:rv:"
 MARKER_KEY = PREFIX + "complete"
 REBUILD_LOCK_KEY = PREFIX + "rebuild-lock"
 REBUILD_LOCK_SECONDS = 60
+# When the cache was last rebuilt (epoch seconds), written with the marker: keys that are
+# not rebuilt from the database (DPoP proofs' jtis) were lost before it.
+SINCE_KEY = PREFIX + "since"
 
 
 def session_key(session_id: str) -> str:
@@ -72,16 +76,32 @@ def _unavailable(exc: Exception) -> RevocationStoreUnavailable:
     return RevocationStoreUnavailable(type(exc).__name__)
 
 
-def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start: int) -> bool:
+@dataclass
+class ExtraSet:
+    """A ``SET key 1 NX EX ttl`` riding in the revocation check's round trip (a DPoP proof's jti).
+
+    ``created`` holds the answer afterwards: True when the key was new.
+    """
+
+    key: str
+    ttl: int
+    created: bool | None = None
+    # When the store was last rebuilt (SINCE_KEY): a key written before then may have been lost.
+    since: int | None = None
+
+
+def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start: int,
+               extra: ExtraSet | None = None) -> bool:
     """The verdict: from this process's local cache when it holds one, else one round trip.
 
     See tokens/local_cache.py; with the cache off (or distrusted) this is
-    exactly ``_read_verdict``.
+    exactly ``_read_verdict``. A request with ``extra`` (a DPoP proof's jti to
+    record on every server) always makes its one round trip.
     """
     cache = local_cache.get()
-    if cache is None:
+    if cache is None or extra is not None:
         return _read_verdict(session_id=session_id, refresh_jti=refresh_jti, user_id=user_id,
-                             session_start=session_start)
+                             session_start=session_start, extra=extra)
     state = server_state()
     key = (session_id, refresh_jti, user_id, session_start)
     verdict, token = cache.lookup(key)
@@ -99,25 +119,38 @@ _LOCAL_HITS = metrics.REVOCATION_VERDICTS.labels(source="local")
 _REDIS_READS = metrics.REVOCATION_VERDICTS.labels(source="redis")
 
 
-def _read_verdict(*, session_id: str, refresh_jti: str, user_id: str, session_start: int) -> bool:
+def _read_verdict(*, session_id: str, refresh_jti: str, user_id: str, session_start: int,
+                  extra: ExtraSet | None = None) -> bool:
     """One round trip: the marker and the three keys that could refuse the token.
 
     The session's key, its parent refresh token's key and the user's
-    cut-off. Raises RevocationStoreUnavailable when Redis cannot answer, or
-    when the cache is incomplete and could not be rebuilt right now.
+    cut-off; with ``extra``, its SET NX in the same pipeline. Raises
+    RevocationStoreUnavailable when Redis cannot answer, or when the cache
+    is incomplete and could not be rebuilt right now.
     """
     client = get_redis()
     keys = (MARKER_KEY, session_key(session_id), refresh_key(refresh_jti), cutoff_key(user_id))
     known = server_state(client)
     try:
-        if known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE:
+        if known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE or extra is not None:
             # Now and then the same round trip re-reads the server's state: an eviction
             # policy set, or keys evicted, on a connection opened before, comes to light.
+            read_state = known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE
             pipe = client.pipeline(transaction=False)
             pipe.mget(*keys)
-            pipe.info()
-            values, info = pipe.execute()
-            state = remember_server_state(client, ServerState.from_info(info))
+            if extra is not None:
+                pipe.set(extra.key, "1", nx=True, ex=extra.ttl)
+                pipe.get(SINCE_KEY)
+            if read_state:
+                pipe.info()
+            replies = pipe.execute()
+            values = replies[0]
+            if extra is not None:
+                extra.created, extra.since = bool(replies[1]), _since(replies[2])
+            if read_state:
+                state = remember_server_state(client, ServerState.from_info(replies[-1]))
+            else:
+                state = server_state(client)
         else:
             values = client.mget(*keys)
             state = server_state(client)  # after the call: a reconnect (restart, failover) has just read it
@@ -134,6 +167,8 @@ def _read_verdict(*, session_id: str, refresh_jti: str, user_id: str, session_st
             raise RevocationStoreUnavailable("revocation cache incomplete; waiting for the issuer's rebuild")
         rebuild()
         by_session, by_refresh, cutoff = _read_after_rebuild(keys[1:])
+        if extra is not None:
+            extra.since = int(timezone.now().timestamp())  # at least as late as the rebuild just done
     return (by_session is not None or by_refresh is not None
             or cutoff_refuses(cutoff, session_id=session_id, session_start=session_start))
 
@@ -148,6 +183,13 @@ def _evicting(state: ServerState) -> RevocationStoreUnavailable:
         logger.error("revocation store refused: maxmemory-policy %s may evict revocation keys", state.policy)
     metrics.REDIS_FAILURES.labels(component="revocation").inc()
     return RevocationStoreUnavailable(f"Redis may evict revocation keys (maxmemory-policy {state.policy})")
+
+
+def _since(value) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _read_after_rebuild(keys) -> list:
@@ -198,6 +240,7 @@ def write(revocations: Iterable[Revocation], *, cutoffs: Iterable[Cutoff] = (), 
 _FINISH_REBUILD = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3])
 redis.call('DEL', KEYS[1])
 return 1
 """
@@ -238,7 +281,8 @@ def rebuild() -> int:
             _release_lock(client, lock_token)
             raise
         # Evictions during the rebuild change the epoch: the next check rebuilds again.
-        finished = client.eval(_FINISH_REBUILD, 2, REBUILD_LOCK_KEY, MARKER_KEY, lock_token, state.epoch)
+        finished = client.eval(_FINISH_REBUILD, 3, REBUILD_LOCK_KEY, MARKER_KEY, SINCE_KEY, lock_token, state.epoch,
+                               int(timezone.now().timestamp()))
         local_cache.published(client)
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc

@@ -20,16 +20,21 @@ class SessionSerializer(serializers.ModelSerializer):
     """A session as its user sees it in "your devices"."""
 
     current = serializers.SerializerMethodField()
+    bound = serializers.SerializerMethodField(help_text="Bound to a DPoP key (RFC 9449).")
 
     class Meta:
         model = Session
         fields = [
             "id", "device_name", "user_agent", "ip_address", "created_at", "last_used_at", "expires_at", "current",
+            "bound",
         ]
         read_only_fields = fields
 
     def get_current(self, session: Session) -> bool:
         return session.pk == self.context["current_session_id"]
+
+    def get_bound(self, session: Session) -> bool:
+        return bool(session.dpop_jkt)
 
 
 class CookieModeFieldsMixin(serializers.Serializer):

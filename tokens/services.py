@@ -14,6 +14,7 @@ row, re-signed to the same string) and a fresh access token; anything else
 presented twice is theft and ends the session.
 """
 
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,8 +25,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from flowauth import metrics
-from tokens import events, jwt, lifetimes, revocation, selectors
-from flowauth.errors import AuthUnavailable, EmailUnverified, FlowAuthError, RefreshReused, SessionRevoked, TokenExpired, TokenInvalid
+from flowauth.errors import (
+    AuthUnavailable, EmailUnverified, FlowAuthError, InvalidDPoPProof, RefreshReused, SessionRevoked, TokenExpired,
+    TokenInvalid,
+)
+from tokens import dpop, events, jwt, lifetimes, revocation, selectors
 from tokens.models import RefreshToken, RevokeReason, Session, UserCutoff
 from tokens.settings import token_settings
 
@@ -41,6 +45,8 @@ class TokenPair:
     refresh_expires_at: datetime
 
     def as_dict(self) -> dict:
+        if self.session.dpop_jkt:  # RFC 9449 section 5: the client learns its tokens are bound
+            return {"access": self.access, "refresh": self.refresh, "token_type": "DPoP"}
         return {"access": self.access, "refresh": self.refresh}
 
 
@@ -49,16 +55,19 @@ class ClientInfo:
     device_name: str = ""
     user_agent: str = ""
     ip_address: str | None = None
+    # The thumbprint of the request's valid DPoP proof key (tokens.dpop.token_request_jkt); "" without one.
+    dpop_jkt: str = ""
 
 
 def _pair(row: RefreshToken, session: Session, now: datetime) -> TokenPair:
+    bound = dpop.token_claims(session.dpop_jkt)
     refresh = jwt.encode_refresh(
         jti=row.jti, user_id=row.user_id, session_id=session.id,
-        issued_at=row.issued_at, expires_at=row.expires_at,
+        issued_at=row.issued_at, expires_at=row.expires_at, extra=bound,
     )
     access, access_exp = jwt.encode_access(
         user_id=row.user_id, session_id=session.id, refresh_jti=row.jti, session_start=session.created_at,
-        now=now, not_after=session_end(session),
+        now=now, not_after=session_end(session), extra=bound,
         # From the session row: a refresh carries the login's (or the last /reauth's) time and methods.
         auth_time=session.auth_time, amr=tuple(session.amr.split()) or ("pwd",),
     )
@@ -102,7 +111,7 @@ def issue_session(user, *, client: ClientInfo = ClientInfo(), amr: tuple[str, ..
         now = session_start_after_cutoff(user.pk, timezone.now())
         session = Session.objects.create(
             user=user, device_name=client.device_name[:100], user_agent=client.user_agent[:400],
-            ip_address=client.ip_address, created_at=now, last_used_at=now,
+            ip_address=client.ip_address, created_at=now, last_used_at=now, dpop_jkt=client.dpop_jkt,
             auth_time=now, amr=" ".join(amr),
             expires_at=now.replace(microsecond=0) + token_settings.SESSION_MAX_AGE,
         )
@@ -131,6 +140,9 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
     )
     if row is None or str(row.user_id) != token[jwt.USER_ID_CLAIM] or row.session_id != token[jwt.SESSION_CLAIM]:
         raise TokenInvalid()
+    # A bound session refreshes only with a proof by its key (RFC 9449 section 5); nothing is used up otherwise.
+    if row.session.dpop_jkt and not hmac.compare_digest(client.dpop_jkt, row.session.dpop_jkt):
+        raise InvalidDPoPProof()
     # Checked on the row itself: even a deactivation Django never saw (raw SQL) cannot refresh.
     if not row.user.is_active:
         raise SessionRevoked()

@@ -31,7 +31,7 @@ class SessionDetailView(APIView):
     serializer_class = SessionSerializer
 
     @extend_schema(responses={204: None, **errors(403, *ACCESS_CODES, "not_found")})
-    def delete(self, request, id: str):  # noqa: A002 (API.md names the parameter {id})
+    def delete(self, request, id: str):  # noqa: A002 (the contract names the parameter {id})
         session_id = id
         # Only the caller's own live sessions exist here: anything else is 404, never 403.
         # Ids are 32 hex characters; anything else (a NUL byte on PostgreSQL) never reaches SQL.

@@ -49,6 +49,14 @@ DEFAULTS = {
     "REVOCATION_LEASE": 0.5,  # seconds a PONG keeps the map trusted
     "REVOCATION_HEARTBEAT": 0.1,  # seconds between PINGs on the tracking connection
     "REVOCATION_LOCAL_CACHE_MAX_AGE": 1.0,  # seconds one verdict is kept
+    # DPoP (RFC 9449, tokens/dpop.py): proofs older than this many seconds are refused;
+    # ones from the future only within the skew. Nonces rotate every DPOP_NONCE_LIFETIME seconds.
+    "DPOP_PROOF_MAX_AGE": 60,
+    "DPOP_PROOF_FUTURE_SKEW": 5,
+    "DPOP_MAX_PROOF_BYTES": 4096,
+    "DPOP_NONCE": False,
+    "DPOP_NONCE_LIFETIME": 300,
+    "DPOP_REQUIRED": False,
 }
 
 _DURATIONS = {"ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_MAX_AGE", "REFRESH_GRACE_SECONDS"}

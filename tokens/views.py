@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from flowauth.throttles import RefreshIPThrottle
-from tokens import cookies, django_sessions, jwt, keys, services
+from tokens import cookies, django_sessions, dpop, jwt, keys, services
 from tokens.models import RevokeReason, Session
 from tokens.settings import token_settings
 from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
@@ -28,6 +28,7 @@ def client_info(request, *, device_name: str = "") -> services.ClientInfo:
         device_name=device_name,
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         ip_address=request.META.get("REMOTE_ADDR") or None,
+        dpop_jkt=dpop.token_request_jkt(request),  # a DPoP proof binds the session it starts (RFC 9449)
     )
 
 

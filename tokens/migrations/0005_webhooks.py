@@ -9,7 +9,7 @@ import tokens.models_webhooks
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tokens', '0003_user_cutoff'),
+        ('tokens', '0004_session_dpop_jkt'),
     ]
 
     operations = [
