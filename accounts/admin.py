@@ -7,21 +7,23 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, ReadOnlyPasswordHashWidget, UserChangeForm
 from django.db import transaction
 from django.http import HttpResponseRedirect
-from django.utils.translation import gettext, gettext_lazy as _
-
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import mfa
 from accounts import services as account_services
 from accounts.models import User
+from flowauth.errors import RevocationStoreUnavailable
 from tokens import services
 from tokens.admin import RevokeActionsMixin
-from flowauth.errors import RevocationStoreUnavailable
 from tokens.models import RevokeReason
 
-STORE_DOWN = _("Nothing was changed: the revocation store (Redis) is unavailable, so the user's sessions "
-               "could not be ended. Try again.")
+STORE_DOWN = _(
+    "Nothing was changed: the revocation store (Redis) is unavailable, so the user's sessions "
+    "could not be ended. Try again."
+)
 
 
 class PasswordStateWidget(ReadOnlyPasswordHashWidget):
@@ -51,8 +53,9 @@ class RevokingPasswordChangeForm(AdminPasswordChangeForm):
     actor = None
 
     def save(self, commit: bool = True):
-        return account_services.set_password_by_staff(save=lambda: super(RevokingPasswordChangeForm, self).save(commit=commit),
-                                              actor=self.actor)
+        return account_services.set_password_by_staff(
+            save=lambda: super(RevokingPasswordChangeForm, self).save(commit=commit), actor=self.actor
+        )
 
 
 @admin.register(User)

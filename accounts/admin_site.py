@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
-from flowauth.throttles import AdminLoginEmailThrottle, LoginIPThrottle, refuse_login_attempt
 from flowauth.errors import AuthUnavailable, retry_after
+from flowauth.throttles import AdminLoginEmailThrottle, LoginIPThrottle, refuse_login_attempt
 
 
 class FlowAuthAdminSite(admin.AdminSite):
@@ -27,17 +27,29 @@ class FlowAuthAdminSite(admin.AdminSite):
             try:
                 wait = refuse_login_attempt(request, [LoginIPThrottle(), AdminLoginEmailThrottle()])
             except AuthUnavailable:
-                return HttpResponse("Sign-in is temporarily unavailable; try again shortly.\n", status=503,
-                                    content_type="text/plain", headers={"Retry-After": str(retry_after())})
+                return HttpResponse(
+                    "Sign-in is temporarily unavailable; try again shortly.\n",
+                    status=503,
+                    content_type="text/plain",
+                    headers={"Retry-After": str(retry_after())},
+                )
             if wait is not None:
-                return HttpResponse(f"Too many sign-in attempts; try again in {wait} seconds.\n", status=429,
-                                    content_type="text/plain", headers={"Retry-After": str(wait)})
+                return HttpResponse(
+                    f"Too many sign-in attempts; try again in {wait} seconds.\n",
+                    status=429,
+                    content_type="text/plain",
+                    headers={"Retry-After": str(wait)},
+                )
             if "mfa_token" in request.POST:
                 try:
                     return finish_admin_second_step(self, request, self._login_context(request, extra_context))
                 except AuthUnavailable:
-                    return HttpResponse("Sign-in is temporarily unavailable; try again shortly.\n", status=503,
-                                        content_type="text/plain", headers={"Retry-After": "5"})
+                    return HttpResponse(
+                        "Sign-in is temporarily unavailable; try again shortly.\n",
+                        status=503,
+                        content_type="text/plain",
+                        headers={"Retry-After": "5"},
+                    )
         return self._two_step_login(request, extra_context)
 
     def has_permission(self, request):
@@ -48,8 +60,11 @@ class FlowAuthAdminSite(admin.AdminSite):
 
     def _login_context(self, request, extra_context):
         context = {
-            **self.each_context(request), "title": _("Log in"), "subtitle": None,
-            "app_path": request.get_full_path(), "username": request.user.get_username(),
+            **self.each_context(request),
+            "title": _("Log in"),
+            "subtitle": None,
+            "app_path": request.get_full_path(),
+            "username": request.user.get_username(),
         }
         if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
             context[REDIRECT_FIELD_NAME] = reverse("admin:index", current_app=self.name)
@@ -93,11 +108,14 @@ class TwoStepAdminLoginView(LoginView):
         user = form.get_user()
         if mfa.has_factor(user):
             mfa_token = mfa.start_second_step(
-                user, door=mfa.ADMIN, ip=self.request.META.get("REMOTE_ADDR") or None,
+                user,
+                door=mfa.ADMIN,
+                ip=self.request.META.get("REMOTE_ADDR") or None,
                 user_agent=self.request.META.get("HTTP_USER_AGENT", ""),
             )
-            return second_step_page(self.request, self.extra_context, mfa_token=mfa_token,
-                                    next_url=self.get_redirect_url())
+            return second_step_page(
+                self.request, self.extra_context, mfa_token=mfa_token, next_url=self.get_redirect_url()
+            )
         if settings.MFA_REQUIRED_FOR_STAFF:
             form.add_error(None, MFA_MISSING)
             return self.form_invalid(form)
@@ -107,9 +125,17 @@ class TwoStepAdminLoginView(LoginView):
 
 
 def second_step_page(request, context, *, mfa_token: str = "", next_url: str = "", error: str = "", status=200):
-    return TemplateResponse(request, "admin/flowauth_mfa_login.html", {
-        **(context or {}), "mfa_token": mfa_token, "next": next_url, "error": error,
-    }, status=status)
+    return TemplateResponse(
+        request,
+        "admin/flowauth_mfa_login.html",
+        {
+            **(context or {}),
+            "mfa_token": mfa_token,
+            "next": next_url,
+            "error": error,
+        },
+        status=status,
+    )
 
 
 def finish_admin_second_step(site, request, context):
@@ -120,8 +146,9 @@ def finish_admin_second_step(site, request, context):
 
     mfa_token, code = request.POST.get("mfa_token", ""), request.POST.get("code", "")
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = ""
     refused = _("The code is invalid or has expired.")
     pending = mfa.pending_step(mfa_token, door=mfa.ADMIN)
@@ -130,15 +157,25 @@ def finish_admin_second_step(site, request, context):
         return second_step_page(request, context, error=refused, status=400)
     wait = refuse_login_attempt(request, [SecondStepAccountThrottle(email)])
     if wait is not None:
-        return HttpResponse(f"Too many sign-in attempts; try again in {wait} seconds.\n", status=429,
-                            content_type="text/plain", headers={"Retry-After": str(wait)})
+        return HttpResponse(
+            f"Too many sign-in attempts; try again in {wait} seconds.\n",
+            status=429,
+            content_type="text/plain",
+            headers={"Retry-After": str(wait)},
+        )
     try:
-        user, amr = mfa.finish_second_step(mfa_token, pending, code, ip=request.META.get("REMOTE_ADDR") or None,
-                                           user_agent=request.META.get("HTTP_USER_AGENT", ""))
+        user, amr = mfa.finish_second_step(
+            mfa_token,
+            pending,
+            code,
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
     except InvalidCode:
         alive = mfa.pending_step(mfa_token, door=mfa.ADMIN) is not None
-        return second_step_page(request, context, mfa_token=mfa_token if alive else "", next_url=next_url,
-                                error=refused, status=400)
+        return second_step_page(
+            request, context, mfa_token=mfa_token if alive else "", next_url=next_url, error=refused, status=400
+        )
     if not user.is_staff:
         return second_step_page(request, context, error=refused, status=400)
     django_login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])

@@ -44,9 +44,9 @@ def check_avatar(upload) -> CheckedImage:
         with Image.open(io.BytesIO(raw), formats=list(FORMATS)) as header:
             image_format, (width, height) = header.format, header.size
     except Image.DecompressionBombError:
-        raise _too_many_pixels()
+        raise _too_many_pixels() from None
     except (UnidentifiedImageError, OSError, ValueError):
-        raise _refuse(_("The file is not a PNG, JPEG, WebP or GIF image."))
+        raise _refuse(_("The file is not a PNG, JPEG, WebP or GIF image.")) from None
     if width > MAX_SIDE or height > MAX_SIDE:
         raise _too_many_pixels()
     return CheckedImage(_decode_and_reencode(raw, image_format), FORMATS[image_format])
@@ -62,5 +62,5 @@ def _decode_and_reencode(raw: bytes, image_format: str) -> bytes:
             out = io.BytesIO()
             image.save(out, format=image_format, save_all=animated)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
-        raise _refuse(_("The image is damaged or incomplete."))
+        raise _refuse(_("The image is damaged or incomplete.")) from None
     return out.getvalue()

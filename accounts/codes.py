@@ -58,8 +58,12 @@ def issue(user: User, purpose: str, *, new_email: str = "") -> Issued:
     with transaction.atomic():
         VerificationCode.objects.filter(user=user, purpose=purpose).live(now).update(dead=True)
         row = VerificationCode.objects.create(
-            user=user, purpose=purpose, code_hash=digest(code), token_hash=digest(token),
-            new_email=new_email, created_at=now,
+            user=user,
+            purpose=purpose,
+            code_hash=digest(code),
+            token_hash=digest(token),
+            new_email=new_email,
+            created_at=now,
             expires_at=now + timedelta(seconds=settings.VERIFICATION_CODE_LIFETIME),
         )
     return Issued(code, token, row)
@@ -74,12 +78,15 @@ def check_code(user: User | None, purpose: str, code: str):
     from accounts.models_recovery import VerificationCode, new_code_id
 
     presented = digest(code)
-    row = (VerificationCode.objects.filter(user_id=getattr(user, "pk", None), purpose=purpose)
-           .live().order_by("-created_at").first())
+    row = (
+        VerificationCode.objects.filter(user_id=getattr(user, "pk", None), purpose=purpose)
+        .live()
+        .order_by("-created_at")
+        .first()
+    )
     if row is not None and hmac.compare_digest(presented, row.code_hash):
         return row
-    VerificationCode.objects.filter(pk=row.pk if row is not None else new_code_id()).update(
-        attempts=F("attempts") + 1)
+    VerificationCode.objects.filter(pk=row.pk if row is not None else new_code_id()).update(attempts=F("attempts") + 1)
     return None
 
 
@@ -87,8 +94,9 @@ def check_token(token: str, purpose: str):
     """The live code whose link token is ``token`` (any user), else None."""
     from accounts.models_recovery import VerificationCode
 
-    return (VerificationCode.objects.filter(token_hash=digest(token), purpose=purpose)
-            .live().select_related("user").first())
+    return (
+        VerificationCode.objects.filter(token_hash=digest(token), purpose=purpose).live().select_related("user").first()
+    )
 
 
 def consume(row) -> bool:

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -69,7 +69,7 @@ def _datetime(value) -> datetime | None:
     parsed = parse_datetime(str(value).strip())
     if parsed is None:
         raise RowError(f"date_joined is not an ISO 8601 date-time: {value!r}")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt_timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _text(row: dict, name: str, limit: int = 150) -> str:
@@ -113,8 +113,9 @@ def clean_row(row) -> dict:
     return cleaned
 
 
-def import_users(rows: Iterable[tuple[int, dict]], *, update_existing: bool = False, dry_run: bool = False,
-                 batch_size: int = 500) -> ImportReport:
+def import_users(
+    rows: Iterable[tuple[int, dict]], *, update_existing: bool = False, dry_run: bool = False, batch_size: int = 500
+) -> ImportReport:
     """Create (or with ``update_existing`` update) users from rows; invalid rows are reported.
 
     Idempotent: an email already present is skipped unless ``update_existing``.

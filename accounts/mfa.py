@@ -34,8 +34,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import notifications
 from accounts.models import User
-from tokens import events, jwt, selectors
 from flowauth.errors import InvalidCode
+from tokens import events, jwt, selectors
 from tokens.models import RevokeReason
 from tokens.services import revoke_all_for_user_id, session_start_after_cutoff
 
@@ -102,8 +102,14 @@ def confirm_enrolment(user: User, code, *, keep_session_id: str, client_ip: str 
         TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
         codes = _new_recovery_codes(user)
         revoke_all_for_user_id(user.pk, reason=RevokeReason.MFA_CHANGED, actor=user, keep_session_id=keep_session_id)
-        events.record(events.Kind.MFA_ENABLED, user=user, actor=user, session_id=keep_session_id,
-                      ip_address=client_ip, details={"factor": "totp"})
+        events.record(
+            events.Kind.MFA_ENABLED,
+            user=user,
+            actor=user,
+            session_id=keep_session_id,
+            ip_address=client_ip,
+            details={"factor": "totp"},
+        )
     logger.info("second factor added user=%s", user.pk)
     notifications.second_factor_changed(user, added=True)
     return codes
@@ -116,8 +122,9 @@ def regenerate_recovery_codes(user: User, *, session_id: str = "", client_ip: st
         if not TOTPDevice.objects.filter(user=user, confirmed=True).update(throttling_failure_count=0):
             return None
         codes = _new_recovery_codes(user)
-        events.record(events.Kind.MFA_RECOVERY_CODES, user=user, actor=user, session_id=session_id,
-                      ip_address=client_ip)
+        events.record(
+            events.Kind.MFA_RECOVERY_CODES, user=user, actor=user, session_id=session_id, ip_address=client_ip
+        )
     return codes
 
 
@@ -132,11 +139,18 @@ def remove_factor(user: User, *, actor=None, keep_session_id: str = "", client_i
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
         if had:
-            revoke_all_for_user_id(user.pk, reason=RevokeReason.MFA_CHANGED, actor=actor or user,
-                                   keep_session_id=keep_session_id)
-            events.record(events.Kind.MFA_DISABLED, user=user, actor=actor or user, session_id=keep_session_id,
-                          ip_address=client_ip, reason="staff" if actor is not None and actor != user else "self",
-                          details={"factor": "totp"})
+            revoke_all_for_user_id(
+                user.pk, reason=RevokeReason.MFA_CHANGED, actor=actor or user, keep_session_id=keep_session_id
+            )
+            events.record(
+                events.Kind.MFA_DISABLED,
+                user=user,
+                actor=actor or user,
+                session_id=keep_session_id,
+                ip_address=client_ip,
+                reason="staff" if actor is not None and actor != user else "self",
+                details={"factor": "totp"},
+            )
     if had:
         notifications.second_factor_changed(user, added=False)
         logger.info("second factor removed user=%s actor=%s", user.pk, getattr(actor, "pk", None))
@@ -201,16 +215,25 @@ def _token_key(mfa_token: str) -> str:
     return hashlib.sha256(mfa_token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def start_second_step(user: User, *, door: str, ip: str | None, user_agent: str, device_name: str = "",
-                      account: str = "") -> str:
+def start_second_step(
+    user: User, *, door: str, ip: str | None, user_agent: str, device_name: str = "", account: str = ""
+) -> str:
     """An mfa_token for ``user``'s second step at ``door``, bound to this client."""
     mfa_token = secrets.token_urlsafe(32)
-    cache.set(MFA_TOKEN_PREFIX + _token_key(mfa_token), {
-        "user_id": str(user.pk), "door": door, "ip": ip or "", "ua": user_agent[:400],
-        "device_name": device_name[:100], "account": account,
-        # As a session's start: never at or before the user's cut-off, so only a later one ends it.
-        "started": jwt.epoch_micros(session_start_after_cutoff(user.pk, timezone.now())),
-    }, timeout=settings.MFA_TOKEN_LIFETIME)
+    cache.set(
+        MFA_TOKEN_PREFIX + _token_key(mfa_token),
+        {
+            "user_id": str(user.pk),
+            "door": door,
+            "ip": ip or "",
+            "ua": user_agent[:400],
+            "device_name": device_name[:100],
+            "account": account,
+            # As a session's start: never at or before the user's cut-off, so only a later one ends it.
+            "started": jwt.epoch_micros(session_start_after_cutoff(user.pk, timezone.now())),
+        },
+        timeout=settings.MFA_TOKEN_LIFETIME,
+    )
     return mfa_token
 
 

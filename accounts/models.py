@@ -6,7 +6,6 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-
 # Control, format (zero-width, bidi), private-use, surrogate, line/paragraph
 # separators and unassigned code points: invisible or unstable, never part of an address.
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp", "Cn"})
@@ -31,8 +30,9 @@ def refused_email_characters(email: str) -> bool:
 
 def validate_email_characters(email: str) -> None:
     if refused_email_characters(email):
-        raise ValidationError("Enter a valid email address: invisible and control characters are not allowed.",
-                              code="invalid")
+        raise ValidationError(
+            "Enter a valid email address: invisible and control characters are not allowed.", code="invalid"
+        )
 
 
 class UserQuerySet(models.QuerySet):

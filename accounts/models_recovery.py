@@ -15,7 +15,9 @@ class VerificationCodeQuerySet(models.QuerySet):
     def live(self, now=None):
         now = now or timezone.now()
         return self.filter(
-            used_at__isnull=True, dead=False, expires_at__gt=now,
+            used_at__isnull=True,
+            dead=False,
+            expires_at__gt=now,
             attempts__lt=settings.VERIFICATION_CODE_MAX_ATTEMPTS,
         )
 

@@ -8,8 +8,7 @@ Other features call these, e.g. a second factor being added or removed:
 
 from django.utils import timezone
 
-KINDS = ("new_device", "password_changed", "password_reset", "email_changed", "reuse_detected",
-         "second_factor_changed")
+KINDS = ("new_device", "password_changed", "password_reset", "email_changed", "reuse_detected", "second_factor_changed")
 
 
 def _context(client=None, **extra) -> dict:
@@ -22,9 +21,12 @@ def _context(client=None, **extra) -> dict:
 
 
 WEBHOOK_EVENTS = {
-    "new_device": "user.new_device_login", "password_changed": "user.password_changed",
-    "password_reset": "user.password_reset", "email_changed": "user.email_changed",
-    "reuse_detected": "session.reuse_detected", "second_factor_changed": "user.second_factor_changed",
+    "new_device": "user.new_device_login",
+    "password_changed": "user.password_changed",
+    "password_reset": "user.password_reset",
+    "email_changed": "user.email_changed",
+    "reuse_detected": "session.reuse_detected",
+    "second_factor_changed": "user.second_factor_changed",
 }
 
 
@@ -34,8 +36,13 @@ def _enqueue(to: str, kind: str, context: dict, user=None) -> None:
 
     send_notice.enqueue(to, kind, context)
     if user is not None:  # the same event to the webhook receivers, naming the user by id only
-        webhooks.emit(WEBHOOK_EVENTS[kind], {"user_id": str(user.pk), **{
-            key: value for key, value in context.items() if key in ("device", "ip_address", "time", "added")}})
+        webhooks.emit(
+            WEBHOOK_EVENTS[kind],
+            {
+                "user_id": str(user.pk),
+                **{key: value for key, value in context.items() if key in ("device", "ip_address", "time", "added")},
+            },
+        )
 
 
 def new_device_login(user, *, client=None) -> None:

@@ -48,8 +48,9 @@ def _find(purpose: str, *, email: str | None, code: str | None, token: str | Non
     return row
 
 
-def confirm_password_reset(*, email=None, code=None, token=None, new_password: str,
-                           client: ClientInfo) -> tuple[User, TokenPair]:
+def confirm_password_reset(
+    *, email=None, code=None, token=None, new_password: str, client: ClientInfo
+) -> tuple[User, TokenPair]:
     """Set the new password; every credential of the user ends; this device gets a fresh session."""
     row = _find(codes.Purpose.PASSWORD_RESET, email=email, code=code, token=token)
     user = row.user
@@ -66,8 +67,12 @@ def confirm_password_reset(*, email=None, code=None, token=None, new_password: s
         revoke_all_for_user(user, reason=RevokeReason.PASSWORD_RESET)
         pair = issue_session(user, client=client)
         events.record(
-            events.Kind.PASSWORD_CHANGED, user=user, session_id=pair.session.id, reason="reset",
-            ip_address=client.ip_address, user_agent=client.user_agent,
+            events.Kind.PASSWORD_CHANGED,
+            user=user,
+            session_id=pair.session.id,
+            reason="reset",
+            ip_address=client.ip_address,
+            user_agent=client.user_agent,
         )
         notifications.password_reset(user, client=client)
     profile_cache.invalidate_after_write(user.pk)

@@ -34,8 +34,9 @@ class PasswordResetView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [ResetIPThrottle, ResetEmailThrottle]
 
-    @extend_schema(request=EmailOnlySerializer,
-                   responses={202: DetailSerializer, **errors(400, "throttled", "auth_unavailable")})
+    @extend_schema(
+        request=EmailOnlySerializer, responses={202: DetailSerializer, **errors(400, "throttled", "auth_unavailable")}
+    )
     def post(self, request):
         serializer = EmailOnlySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -48,16 +49,21 @@ class PasswordResetConfirmView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [CodeIPThrottle]
 
-    @extend_schema(request=PasswordResetConfirmSerializer, parameters=[cookie_mode_header()],
-                   responses={200: AuthResponseSerializer,
-                              **errors(400, "invalid_code", "throttled", "auth_unavailable")})
+    @extend_schema(
+        request=PasswordResetConfirmSerializer,
+        parameters=[cookie_mode_header()],
+        responses={200: AuthResponseSerializer, **errors(400, "invalid_code", "throttled", "auth_unavailable")},
+    )
     def post(self, request):
         serializer = PasswordResetConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user, pair = recovery.confirm_password_reset(
-            email=data.get("email"), code=data.get("code"), token=data.get("token"),
-            new_password=data["new_password"], client=client_info(request),
+            email=data.get("email"),
+            code=data.get("code"),
+            token=data.get("token"),
+            new_password=data["new_password"],
+            client=client_info(request),
         )
         return session_response(request, user, pair, status.HTTP_200_OK)
 
@@ -67,8 +73,10 @@ class EmailVerifyView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [CodeIPThrottle]
 
-    @extend_schema(request=EmailVerifySerializer,
-                   responses={200: AuthResponseSerializer, **errors(400, "invalid_code", "throttled")})
+    @extend_schema(
+        request=EmailVerifySerializer,
+        responses={200: AuthResponseSerializer, **errors(400, "invalid_code", "throttled")},
+    )
     def post(self, request):
         serializer = EmailVerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -82,8 +90,9 @@ class EmailVerifyResendView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [ResetIPThrottle, ResetEmailThrottle]
 
-    @extend_schema(request=EmailOnlySerializer,
-                   responses={202: DetailSerializer, **errors(400, "throttled", "auth_unavailable")})
+    @extend_schema(
+        request=EmailOnlySerializer, responses={202: DetailSerializer, **errors(400, "throttled", "auth_unavailable")}
+    )
     def post(self, request):
         serializer = EmailOnlySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -96,9 +105,13 @@ class EmailChangeView(APIView):
     permission_classes = [IsAuthenticated, RecentAuthentication]
     throttle_classes = [PasswordChangeThrottle]  # the current password is a guess like a login's
 
-    @extend_schema(request=EmailChangeSerializer,
-                   responses={202: DetailSerializer,
-                              **errors(400, 403, *ACCESS_CODES, "reauth_required", "email_taken", "throttled")})
+    @extend_schema(
+        request=EmailChangeSerializer,
+        responses={
+            202: DetailSerializer,
+            **errors(400, 403, *ACCESS_CODES, "reauth_required", "email_taken", "throttled"),
+        },
+    )
     def post(self, request):
         user = get_object_or_404(User, pk=request.user.id, is_active=True)
         serializer = EmailChangeSerializer(data=request.data, context={"user": user})
@@ -110,9 +123,10 @@ class EmailChangeView(APIView):
 class EmailChangeConfirmView(APIView):
     throttle_classes = [CodeIPThrottle]
 
-    @extend_schema(request=EmailChangeConfirmSerializer,
-                   responses={200: ProfileSerializer,
-                              **errors(400, *ACCESS_CODES, "invalid_code", "email_taken", "throttled")})
+    @extend_schema(
+        request=EmailChangeConfirmSerializer,
+        responses={200: ProfileSerializer, **errors(400, *ACCESS_CODES, "invalid_code", "email_taken", "throttled")},
+    )
     def post(self, request):
         user = get_object_or_404(User, pk=request.user.id, is_active=True)
         serializer = EmailChangeConfirmSerializer(data=request.data)

@@ -42,7 +42,7 @@ def validate_new_password(password: str, user: User) -> None:
     try:
         password_validation.validate_password(password, user)
     except DjangoValidationError as exc:
-        raise serializers.ValidationError({"password": list(exc.messages)})
+        raise serializers.ValidationError({"password": list(exc.messages)}) from exc
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -90,7 +90,7 @@ class PasswordChangeSerializer(serializers.Serializer):
         try:
             password_validation.validate_password(value, self.context["user"])
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(list(exc.messages))
+            raise serializers.ValidationError(list(exc.messages)) from exc
         return value
 
     def validate(self, attrs):
@@ -106,6 +106,8 @@ class AvatarUploadSerializer(serializers.Serializer):
 
 class AvatarSerializer(serializers.Serializer):
     avatar_url = serializers.URLField()
+
+
 class AuthResponseSerializer(serializers.Serializer):
     """Register and login: the user and a token pair (cookies instead in cookie mode)."""
 

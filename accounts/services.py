@@ -47,7 +47,8 @@ def authenticate_user(*, request, email: str, password: str) -> User:
         logger.info("login failed ip=%s", request.META.get("REMOTE_ADDR"))
         metrics.LOGINS.labels(outcome="failure").inc()
         events.record(
-            events.Kind.LOGIN_FAILED, email=normalize_email(email)[:254],
+            events.Kind.LOGIN_FAILED,
+            email=normalize_email(email)[:254],
             ip_address=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
@@ -66,22 +67,32 @@ def log_in_user(*, request, email: str, password: str, client: ClientInfo) -> tu
     """
     user = authenticate_user(request=request, email=email, password=password)
     if mfa.has_factor(user):
-        raise MfaRequired(mfa.start_second_step(
-            user, door=mfa.API, ip=client.ip_address, user_agent=client.user_agent, device_name=client.device_name,
-        ))
+        raise MfaRequired(
+            mfa.start_second_step(
+                user,
+                door=mfa.API,
+                ip=client.ip_address,
+                user_agent=client.user_agent,
+                device_name=client.device_name,
+            )
+        )
     return user, start_login_session(user, client=client)
 
 
 def start_login_session(user: User, *, client: ClientInfo, amr: tuple[str, ...] = ("pwd",)) -> TokenPair:
     """The session a finished login starts, recorded as ``login_succeeded``; a device not seen before is told."""
-    seen = Session.objects.filter(user=user, user_agent=client.user_agent[:400],
-                                  device_name=client.device_name[:100]).exists()
+    seen = Session.objects.filter(
+        user=user, user_agent=client.user_agent[:400], device_name=client.device_name[:100]
+    ).exists()
     pair = issue_session(user, client=client, amr=amr)
     if not seen:
         notifications.new_device_login(user, client=client)
     events.record(
-        events.Kind.LOGIN_SUCCEEDED, user=user, session_id=pair.session.id,
-        ip_address=client.ip_address, user_agent=client.user_agent,
+        events.Kind.LOGIN_SUCCEEDED,
+        user=user,
+        session_id=pair.session.id,
+        ip_address=client.ip_address,
+        user_agent=client.user_agent,
         details={"device_name": client.device_name} if client.device_name else None,
     )
     return pair
@@ -113,10 +124,17 @@ def change_password(*, user: User, new_password: str, current_session_id: str, c
         user.save(update_fields=["password"])
         # The cut-off ends every credential, this one too; the new session starts after it.
         revoke_all_for_user(user, reason=RevokeReason.PASSWORD_CHANGE, actor=user)
-        pair = issue_session(user, client=ClientInfo(device_name, client.user_agent, client.ip_address, client.dpop_jkt))
+        pair = issue_session(
+            user, client=ClientInfo(device_name, client.user_agent, client.ip_address, client.dpop_jkt)
+        )
         events.record(
-            events.Kind.PASSWORD_CHANGED, user=user, actor=user, session_id=pair.session.id, reason="self",
-            ip_address=client.ip_address, user_agent=client.user_agent,
+            events.Kind.PASSWORD_CHANGED,
+            user=user,
+            actor=user,
+            session_id=pair.session.id,
+            reason="self",
+            ip_address=client.ip_address,
+            user_agent=client.user_agent,
         )
         notifications.password_changed(user, client=client)
     profile_cache.invalidate_after_write(user.pk)  # committed: a Redis failure now must not read as "not changed"

@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 
 from accounts import mfa_views, services
 from accounts.serializers import EmailAddressField, PasswordField, ProfileSerializer
-from flowauth.throttles import LoginEmailThrottle, LoginIPThrottle
 from flowauth.openapi import errors
+from flowauth.throttles import LoginEmailThrottle, LoginIPThrottle
 from tokens import cookies
 from tokens.authentication import DjangoSessionAuthentication
 from tokens.views import NO_STORE
@@ -58,8 +58,10 @@ class SessionLoginView(APIView):
 
     @extend_schema(
         request=SessionLoginRequestSerializer,
-        responses={200: SessionLoginResponseSerializer,
-                   **errors(400, 403, "invalid_credentials", "mfa_required", "throttled", "auth_unavailable")},
+        responses={
+            200: SessionLoginResponseSerializer,
+            **errors(400, 403, "invalid_credentials", "mfa_required", "throttled", "auth_unavailable"),
+        },
         tags=["browser"],
     )
     def post(self, request):
@@ -80,8 +82,11 @@ class SessionLogoutView(APIView):
     authentication_classes = [DjangoSessionAuthentication]
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, tags=["browser"],
-                   responses={204: OpenApiResponse(description="Session ended."), **errors(403, "not_authenticated")})
+    @extend_schema(
+        request=None,
+        tags=["browser"],
+        responses={204: OpenApiResponse(description="Session ended."), **errors(403, "not_authenticated")},
+    )
     def post(self, request):
         django_logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -27,10 +27,16 @@ def send_password_reset(email: str) -> None:
     if user is None:
         return  # nothing to send; the request answered the same
     issued = codes.issue(user, codes.Purpose.PASSWORD_RESET)
-    mail.send("password_reset", user.email, {
-        "code": issued.code, "token": issued.token, "link": _link(settings.FRONTEND_RESET_URL, issued.token),
-        "minutes": settings.VERIFICATION_CODE_LIFETIME // 60,
-    })
+    mail.send(
+        "password_reset",
+        user.email,
+        {
+            "code": issued.code,
+            "token": issued.token,
+            "link": _link(settings.FRONTEND_RESET_URL, issued.token),
+            "minutes": settings.VERIFICATION_CODE_LIFETIME // 60,
+        },
+    )
     logger.info("password reset code sent user=%s", user.pk)
 
 
@@ -40,10 +46,16 @@ def send_verification(email: str) -> None:
     if user is None:
         return
     issued = codes.issue(user, codes.Purpose.VERIFY_EMAIL)
-    mail.send("verify_email", user.email, {
-        "code": issued.code, "token": issued.token, "link": _link(settings.FRONTEND_VERIFY_URL, issued.token),
-        "minutes": settings.VERIFICATION_CODE_LIFETIME // 60,
-    })
+    mail.send(
+        "verify_email",
+        user.email,
+        {
+            "code": issued.code,
+            "token": issued.token,
+            "link": _link(settings.FRONTEND_VERIFY_URL, issued.token),
+            "minutes": settings.VERIFICATION_CODE_LIFETIME // 60,
+        },
+    )
     logger.info("verification code sent user=%s", user.pk)
 
 
@@ -54,9 +66,14 @@ def send_email_change(user_id: str, new_email: str) -> None:
     if user is None:
         return
     issued = codes.issue(user, codes.Purpose.CHANGE_EMAIL, new_email=new_email)
-    mail.send("change_email", new_email, {
-        "code": issued.code, "minutes": settings.VERIFICATION_CODE_LIFETIME // 60,
-    })
+    mail.send(
+        "change_email",
+        new_email,
+        {
+            "code": issued.code,
+            "minutes": settings.VERIFICATION_CODE_LIFETIME // 60,
+        },
+    )
     mail.send("notice_email_change_requested", user.email, {"new_email": new_email})
     logger.info("email change code sent user=%s", user.pk)
 

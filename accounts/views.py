@@ -6,9 +6,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import avatars, profile_cache, services
-from accounts.responses import session_response
 from accounts.models import User
-from flowauth.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordChangeThrottle, RegisterIPThrottle
+from accounts.responses import session_response
 from accounts.serializers import (
     AuthResponseSerializer,
     AvatarSerializer,
@@ -19,6 +18,7 @@ from accounts.serializers import (
     RegisterSerializer,
 )
 from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
+from flowauth.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordChangeThrottle, RegisterIPThrottle
 from tokens import cookies
 from tokens.serializers import TokenPairSerializer
 from tokens.services import issue_session
@@ -30,9 +30,11 @@ class RegisterView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [RegisterIPThrottle]
 
-    @extend_schema(request=RegisterSerializer, parameters=[cookie_mode_header()],
-                   responses={201: AuthResponseSerializer,
-                              **errors(400, "email_taken", "throttled", "auth_unavailable")})
+    @extend_schema(
+        request=RegisterSerializer,
+        parameters=[cookie_mode_header()],
+        responses={201: AuthResponseSerializer, **errors(400, "email_taken", "throttled", "auth_unavailable")},
+    )
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -47,15 +49,22 @@ class LoginView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
 
-    @extend_schema(request=LoginSerializer, parameters=[cookie_mode_header()],
-                   responses={200: AuthResponseSerializer,
-                              **errors(400, "invalid_credentials", "mfa_required", "throttled", "auth_unavailable")})
+    @extend_schema(
+        request=LoginSerializer,
+        parameters=[cookie_mode_header()],
+        responses={
+            200: AuthResponseSerializer,
+            **errors(400, "invalid_credentials", "mfa_required", "throttled", "auth_unavailable"),
+        },
+    )
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user, pair = services.log_in_user(
-            request=request, email=data["email"], password=data["password"],
+            request=request,
+            email=data["email"],
+            password=data["password"],
             client=client_info(request, device_name=data["device_name"]),
         )
         return session_response(request, user, pair, status.HTTP_200_OK)
@@ -75,13 +84,15 @@ class ProfileView(APIView):
             profile_cache.put(request.user.id, profile)
         return Response(profile)
 
-    @extend_schema(request=ProfileSerializer,
-                   responses={200: ProfileSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")})
+    @extend_schema(
+        request=ProfileSerializer, responses={200: ProfileSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")}
+    )
     def put(self, request):
         return self._update(request, partial=False)
 
-    @extend_schema(request=ProfileSerializer,
-                   responses={200: ProfileSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")})
+    @extend_schema(
+        request=ProfileSerializer, responses={200: ProfileSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")}
+    )
     def patch(self, request):
         return self._update(request, partial=True)
 
@@ -99,16 +110,19 @@ class PasswordChangeView(APIView):
     serializer_class = PasswordChangeSerializer
     throttle_classes = [PasswordChangeThrottle]  # the current password is a guess like a login's
 
-    @extend_schema(request=PasswordChangeSerializer,
-                   responses={200: TokenPairSerializer,
-                              **errors(400, 403, *ACCESS_CODES, "not_found", "throttled")})
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={200: TokenPairSerializer, **errors(400, 403, *ACCESS_CODES, "not_found", "throttled")},
+    )
     def put(self, request):
         user = get_object_or_404(User, pk=request.user.id, is_active=True)
         serializer = PasswordChangeSerializer(data=request.data, context={"user": user})
         serializer.is_valid(raise_exception=True)
         pair = services.change_password(
-            user=user, new_password=serializer.validated_data["new_password"],
-            current_session_id=getattr(request.user, "session_id", None), client=client_info(request),
+            user=user,
+            new_password=serializer.validated_data["new_password"],
+            current_session_id=getattr(request.user, "session_id", None),
+            client=client_info(request),
         )
         if cookies.requested(request):  # the new pair as cookies; no token in the body
             response = Response(cookies.body(pair), headers=NO_STORE)
@@ -120,8 +134,10 @@ class PasswordChangeView(APIView):
 class AvatarView(APIView):
     serializer_class = AvatarUploadSerializer
 
-    @extend_schema(request={"multipart/form-data": AvatarUploadSerializer},
-                   responses={200: AvatarSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")})
+    @extend_schema(
+        request={"multipart/form-data": AvatarUploadSerializer},
+        responses={200: AvatarSerializer, **errors(400, 403, *ACCESS_CODES, "not_found")},
+    )
     def post(self, request):
         serializer = AvatarUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -55,14 +55,32 @@ def main(count: int) -> dict:
 
     # The machine's redis-server (Debian's, as deployed) when there is one, else the embedded one.
     redis_process = subprocess.Popen(
-        [shutil.which("redis-server") or server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            shutil.which("redis-server") or server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        os.environ.update({
-            "DATABASE_URL": urlunsplit((parts.scheme, parts.netloc, f"/{DATABASE}", "", "")),
-            "REDIS_URL": f"redis://127.0.0.1:{port}/0", "DJANGO_SETTINGS_MODULE": "flowauth.settings",
-            "SECRET_KEY": os.environ.get("SECRET_KEY", "capacity-bench-key-" + "0" * 32), "DEBUG": "0",
-        })
+        os.environ.update(
+            {
+                "DATABASE_URL": urlunsplit((parts.scheme, parts.netloc, f"/{DATABASE}", "", "")),
+                "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+                "DJANGO_SETTINGS_MODULE": "flowauth.settings",
+                "SECRET_KEY": os.environ.get("SECRET_KEY", "capacity-bench-key-" + "0" * 32),
+                "DEBUG": "0",
+            }
+        )
         return _measure(count)
     finally:
         redis_process.kill()
@@ -101,15 +119,17 @@ def _measure(count: int) -> dict:
     def sizes() -> dict:
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
-            cursor.execute("SELECT relname, pg_total_relation_size(oid) FROM pg_class WHERE relname = ANY(%s)",
-                           [list(TABLES)])
+            cursor.execute(
+                "SELECT relname, pg_total_relation_size(oid) FROM pg_class WHERE relname = ANY(%s)", [list(TABLES)]
+            )
             tables = dict(cursor.fetchall())
         return {"db": tables, "redis": int(client.info("memory")["used_memory"])}
 
     hashed = make_password("capacity-bench-password")
     start = sizes()
     users = User.objects.bulk_create(
-        [User(email=f"capacity{i}@example.com", username=f"capacity{i}", password=hashed) for i in range(count)])
+        [User(email=f"capacity{i}@example.com", username=f"capacity{i}", password=hashed) for i in range(count)]
+    )
     after_users = sizes()
     pairs = [services.issue_session(user) for user in users]
     after_sessions = sizes()
@@ -120,10 +140,16 @@ def _measure(count: int) -> dict:
     after_revocation = sizes()
 
     def per(before: dict, after: dict) -> dict:
-        tables = {name: round((after["db"].get(name, 0) - before["db"].get(name, 0)) / count)
-                  for name in TABLES if after["db"].get(name, 0) != before["db"].get(name, 0)}
-        return {"db_bytes": tables, "db_bytes_total": sum(tables.values()),
-                "redis_bytes": round((after["redis"] - before["redis"]) / count)}
+        tables = {
+            name: round((after["db"].get(name, 0) - before["db"].get(name, 0)) / count)
+            for name in TABLES
+            if after["db"].get(name, 0) != before["db"].get(name, 0)
+        }
+        return {
+            "db_bytes": tables,
+            "db_bytes_total": sum(tables.values()),
+            "redis_bytes": round((after["redis"] - before["redis"]) / count),
+        }
 
     return {
         "count": count,

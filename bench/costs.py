@@ -46,11 +46,20 @@ def _cost(bench_redis, client: Client, name: str, prepare) -> dict:
     with CaptureQueriesContext(connection) as queries, redis_round_trips() as trips:
         response = _request(client, **arguments)
     after = bench_redis.command_calls()
-    commands = {command: after[command] - before.get(command, 0)
-                for command in after if after[command] != before.get(command, 0)}
+    commands = {
+        command: after[command] - before.get(command, 0)
+        for command in after
+        if after[command] != before.get(command, 0)
+    }
     verbs = [query["sql"].split(None, 1)[0].upper() for query in queries.captured_queries]
-    return {"side": name, "status": response.status_code, "redis_round_trips": trips[0],
-            "redis_commands": commands, "db_queries": len(verbs), "db_verbs": verbs}
+    return {
+        "side": name,
+        "status": response.status_code,
+        "redis_round_trips": trips[0],
+        "redis_commands": commands,
+        "db_queries": len(verbs),
+        "db_verbs": verbs,
+    }
 
 
 def measure(bench_redis, email: str, password: str) -> list[dict]:
@@ -73,8 +82,10 @@ def measure(bench_redis, email: str, password: str) -> list[dict]:
         ("profile: FlowAuth (cache warm)", get("/api/auth/profile", f"Bearer {flowauth_access}")),
         ("profile: simplejwt + user row", get("/bench/simplejwt/profile", f"Bearer {simplejwt_token}")),
         ("refresh: FlowAuth", post("/api/auth/refresh", lambda: {"refresh": flowauth_pair().refresh})),
-        ("refresh: simplejwt rotate + blacklist",
-         post("/bench/simplejwt/refresh", lambda: {"refresh": simplejwt_refresh()})),
+        (
+            "refresh: simplejwt rotate + blacklist",
+            post("/bench/simplejwt/refresh", lambda: {"refresh": simplejwt_refresh()}),
+        ),
         ("login: FlowAuth", post("/api/auth/login", lambda: login)),
         ("login: simplejwt", post("/bench/simplejwt/login", lambda: login)),
     ]

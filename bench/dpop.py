@@ -95,8 +95,10 @@ def main() -> None:
     client = Client()
 
     def bound_requests(n):
-        return [{"HTTP_AUTHORIZATION": f"DPoP {bound}", "HTTP_DPOP": key.proof("GET", HOST + PATH, access_token=bound)}
-                for _ in range(n)]
+        return [
+            {"HTTP_AUTHORIZATION": f"DPoP {bound}", "HTTP_DPOP": key.proof("GET", HOST + PATH, access_token=bound)}
+            for _ in range(n)
+        ]
 
     bearer_requests = [{"HTTP_AUTHORIZATION": f"Bearer {bearer}"}] * REQUESTS
     _timed(client, bearer_requests[:50]), _timed(client, bound_requests(50))  # warm up
@@ -125,8 +127,10 @@ def main() -> None:
         "",
         f"**ratio DPoP / Bearer: {d / b:.2f}x** (+{d - b:.3f} ms per request)",
         "",
-        "Per-round ms: Bearer " + ", ".join(f"{v:.3f}" for v in bearer_ms)
-        + "; DPoP " + ", ".join(f"{v:.3f}" for v in bound_ms),
+        "Per-round ms: Bearer "
+        + ", ".join(f"{v:.3f}" for v in bearer_ms)
+        + "; DPoP "
+        + ", ".join(f"{v:.3f}" for v in bound_ms),
         "",
         f"Proof cost by algorithm ({VERIFY_N} proofs each; server: parse the jwk and verify the signature):",
         "",

@@ -80,9 +80,26 @@ class BenchRedis:
 
     def start(self) -> "BenchRedis":
         self.process = subprocess.Popen(
-            pinned([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                    "--maxmemory-policy", "noeviction", "--dir", str(WORK)], REDIS_CPUS),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pinned(
+                [
+                    self.binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--maxmemory-policy",
+                    "noeviction",
+                    "--dir",
+                    str(WORK),
+                ],
+                REDIS_CPUS,
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for _ in range(200):
             try:
@@ -109,8 +126,11 @@ class BenchRedis:
             self._measuring = self.client()
             self._measuring.ping()
         stats = self._measuring.info("commandstats")
-        return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()
-                if name != "cmdstat_info"}
+        return {
+            name.removeprefix("cmdstat_"): int(value["calls"])
+            for name, value in stats.items()
+            if name != "cmdstat_info"
+        }
 
 
 # --- the database -------------------------------------------------------------
@@ -165,10 +185,17 @@ def server_env(database_url: str, redis_url: str) -> dict[str, str]:
         "PROMETHEUS_MULTIPROC_DIR": str(prometheus),
         "ACCESS_TOKEN_LIFETIME": "3600",
         # Counted as in production (one atomic increment each), but never reached.
-        **{name: "1000000000/min" for name in (
-            "LOGIN_THROTTLE_RATE", "LOGIN_IP_THROTTLE_RATE", "REGISTER_THROTTLE_RATE",
-            "REFRESH_THROTTLE_RATE", "REVOKE_THROTTLE_RATE", "INTROSPECT_THROTTLE_RATE",
-        )},
+        **{
+            name: "1000000000/min"
+            for name in (
+                "LOGIN_THROTTLE_RATE",
+                "LOGIN_IP_THROTTLE_RATE",
+                "REGISTER_THROTTLE_RATE",
+                "REFRESH_THROTTLE_RATE",
+                "REVOKE_THROTTLE_RATE",
+                "INTROSPECT_THROTTLE_RATE",
+            )
+        },
     }
 
 
@@ -178,10 +205,31 @@ def gunicorn(env: dict, *, workers: int, threads: int):
     port = free_port()
     log = (WORK / "server.log").open("w")
     process = subprocess.Popen(
-        pinned([sys.executable, "-m", "gunicorn", "flowauth.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-                "--timeout", "120", "--log-level", "warning"], SERVER_CPUS),
-        cwd=BASE_DIR, env=env, stdout=log, stderr=log,
+        pinned(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "flowauth.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--worker-class",
+                "gthread",
+                "--timeout",
+                "120",
+                "--log-level",
+                "warning",
+            ],
+            SERVER_CPUS,
+        ),
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -227,8 +275,22 @@ def run_wrk(url: str, script: str, args: list[str], *, seconds: int, threads: in
     """One wrk run; returns its counts and latencies (microseconds) and requests per second."""
     combined = WORK / f"{script}.combined.lua"
     combined.write_text((WRK_DIR / f"{script}.lua").read_text() + "\n" + (WRK_DIR / "report.lua").read_text())
-    command = pinned([wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "10s",
-                      "-s", str(combined), url, "--", *args], LOAD_CPUS)
+    command = pinned(
+        [
+            wrk_binary(),
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(combined),
+            url,
+            "--",
+            *args,
+        ],
+        LOAD_CPUS,
+    )
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     line = next((line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON ")), None)
     if result.returncode != 0 or line is None:

@@ -42,18 +42,22 @@ def main() -> None:
     cases = {
         "reset, known email": ("/api/auth/password/reset", {"email": "known@bench.example"}),
         "reset, unknown email": ("/api/auth/password/reset", {"email": "nobody@bench.example"}),
-        "confirm, known email, wrong code": ("/api/auth/password/reset/confirm",
-                                             {"email": "known@bench.example", "code": "00000000",
-                                              "new_password": "another passphrase 34"}),
-        "confirm, unknown email": ("/api/auth/password/reset/confirm",
-                                   {"email": "nobody@bench.example", "code": "00000000",
-                                    "new_password": "another passphrase 34"}),
+        "confirm, known email, wrong code": (
+            "/api/auth/password/reset/confirm",
+            {"email": "known@bench.example", "code": "00000000", "new_password": "another passphrase 34"},
+        ),
+        "confirm, unknown email": (
+            "/api/auth/password/reset/confirm",
+            {"email": "nobody@bench.example", "code": "00000000", "new_password": "another passphrase 34"},
+        ),
     }
     for name, (path, body) in cases.items():
         measure(client, path, body, 10)  # warm-up
         timings = measure(client, path, body, args.samples)
-        print(f"{name:36s} median {statistics.median(timings):6.2f} ms  "
-              f"p10 {statistics.quantiles(timings, n=10)[0]:6.2f}  p90 {statistics.quantiles(timings, n=10)[-1]:6.2f}")
+        print(
+            f"{name:36s} median {statistics.median(timings):6.2f} ms  "
+            f"p10 {statistics.quantiles(timings, n=10)[0]:6.2f}  p90 {statistics.quantiles(timings, n=10)[-1]:6.2f}"
+        )
 
 
 if __name__ == "__main__":

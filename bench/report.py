@@ -10,8 +10,17 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 CHARTS = BENCH_DIR / "charts"
-PACKAGES = ("Django", "djangorestframework", "djangorestframework-simplejwt", "PyJWT", "gunicorn", "redis",
-            "django-redis", "psycopg", "argon2-cffi")
+PACKAGES = (
+    "Django",
+    "djangorestframework",
+    "djangorestframework-simplejwt",
+    "PyJWT",
+    "gunicorn",
+    "redis",
+    "django-redis",
+    "psycopg",
+    "argon2-cffi",
+)
 FLOOR, FLOWAUTH = "simplejwt stateless (floor)", "FlowAuth"
 
 
@@ -57,8 +66,12 @@ def environment(config, database: str, bench_redis, database_url: str) -> dict:
         "wrk": harness.wrk_version(),
         "hasher": f"Argon2id m={hasher.memory_cost} KiB, t={hasher.time_cost}, p={hasher.parallelism}",
         "server": f"gunicorn {config.workers} worker(s) x {config.threads} threads (gthread)",
-        "pinning": (f"server on CPU {harness.SERVER_CPUS}, wrk on CPU {harness.LOAD_CPUS}, the run's Redis on CPU"
-                    f" {harness.REDIS_CPUS} (taskset)" if harness.pinning() else "no CPU pinning"),
+        "pinning": (
+            f"server on CPU {harness.SERVER_CPUS}, wrk on CPU {harness.LOAD_CPUS}, the run's Redis on CPU"
+            f" {harness.REDIS_CPUS} (taskset)"
+            if harness.pinning()
+            else "no CPU pinning"
+        ),
     }
 
 
@@ -71,7 +84,7 @@ def _median(runs: list[dict], key: str) -> float:
 
 def _ratio(scenario: dict, side: str, baseline: str) -> tuple[float, float, float]:
     """Ratio of median req/s, and the lowest and highest ratio within one round."""
-    per_round = [ours["rps"] / theirs["rps"] for ours, theirs in zip(scenario[side], scenario[baseline])]
+    per_round = [ours["rps"] / theirs["rps"] for ours, theirs in zip(scenario[side], scenario[baseline], strict=False)]
     return _median(scenario[side], "rps") / _median(scenario[baseline], "rps"), min(per_round), max(per_round)
 
 
@@ -93,15 +106,24 @@ def _targets(results) -> list[tuple[str, str, str]]:
         return "met" if met else "**missed**"
 
     return [
-        ("authenticated GET vs stateless floor", f"{floor:.2f}x (target >= 0.95x, local cache on)",
-         verdict(floor >= 0.95)),
-        ("authenticated GET vs simplejwt JWTAuthentication", f"{over_simplejwt:.2f}x (target > 1x)",
-         verdict(over_simplejwt > 1)),
+        (
+            "authenticated GET vs stateless floor",
+            f"{floor:.2f}x (target >= 0.95x, local cache on)",
+            verdict(floor >= 0.95),
+        ),
+        (
+            "authenticated GET vs simplejwt JWTAuthentication",
+            f"{over_simplejwt:.2f}x (target > 1x)",
+            verdict(over_simplejwt > 1),
+        ),
         ("authenticated GET vs DRF TokenAuthentication", f"{over_token:.2f}x (target > 1x)", verdict(over_token > 1)),
         ("refresh vs simplejwt rotate + blacklist", f"{rotate:.2f}x (target >= 1.0x)", verdict(rotate >= 1.0)),
         ("Redis memory per revoked id", f"{per_id:.0f} bytes (target <= 150)", verdict(per_id <= 150)),
-        (f"rotation p50 at {rows['large']['rows_before']:,} rows vs {rows['small']['rows_before']:,} rows",
-         f"{growth:.2f}x (target <= 1.2x)", verdict(growth <= 1.2)),
+        (
+            f"rotation p50 at {rows['large']['rows_before']:,} rows vs {rows['small']['rows_before']:,} rows",
+            f"{growth:.2f}x (target <= 1.2x)",
+            verdict(growth <= 1.2),
+        ),
     ]
 
 
@@ -126,7 +148,7 @@ def _bar_chart(scenario: dict, title: str, filename: str) -> str:
     axis.set_title(title)
     for index, value in enumerate(medians):
         axis.text(value + high[index], index, f"  {value:,.0f}", va="center")
-    axis.set_xlim(0, max(m + h for m, h in zip(medians, high)) * 1.18)
+    axis.set_xlim(0, max(m + h for m, h in zip(medians, high, strict=True)) * 1.18)
     figure.tight_layout()
     CHARTS.mkdir(exist_ok=True)
     figure.savefig(CHARTS / filename, dpi=110)
@@ -149,10 +171,12 @@ def _scale_chart(results) -> str:
     left.set_ylabel("microseconds")
     left.set_title("revocation check (one MGET), in-process")
     sizes = [f"{rows['small']['rows_before']:,} rows", f"{rows['large']['rows_before']:,} rows"]
-    right.bar([f"{size}\np50" for size in sizes], [rows[k]["p50_us"] / 1000 for k in ("small", "large")],
-              color="#2b6cb0")
-    right.bar([f"{size}\np99" for size in sizes], [rows[k]["p99_us"] / 1000 for k in ("small", "large")],
-              color="#90cdf4")
+    right.bar(
+        [f"{size}\np50" for size in sizes], [rows[k]["p50_us"] / 1000 for k in ("small", "large")], color="#2b6cb0"
+    )
+    right.bar(
+        [f"{size}\np99" for size in sizes], [rows[k]["p99_us"] / 1000 for k in ("small", "large")], color="#90cdf4"
+    )
     right.set_ylabel("milliseconds")
     right.set_title("one rotation over HTTP, sequential")
     figure.tight_layout()
@@ -166,41 +190,56 @@ def _scale_chart(results) -> str:
 
 
 def _scenario_table(scenario: dict, baseline: str | None) -> list[str]:
-    lines = ["| side | req/s (median) | lowest-highest round | p50 ms | p99 ms | ratio | errors |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| side | req/s (median) | lowest-highest round | p50 ms | p99 ms | ratio | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name, runs in scenario.items():
         rps = [run["rps"] for run in runs]
         ratio = ""
         if baseline and name != baseline:
             value, low, high = _ratio(scenario, name, baseline)
             ratio = f"{value:.2f}x ({low:.2f}-{high:.2f})"
-        lines.append(f"| {name} | {statistics.median(rps):,.0f} | {min(rps):,.0f}-{max(rps):,.0f} | "
-                     f"{_median(runs, 'p50_us') / 1000:.2f} | {_median(runs, 'p99_us') / 1000:.2f} | "
-                     f"{ratio} | {_errors(runs)} |")
+        lines.append(
+            f"| {name} | {statistics.median(rps):,.0f} | {min(rps):,.0f}-{max(rps):,.0f} | "
+            f"{_median(runs, 'p50_us') / 1000:.2f} | {_median(runs, 'p99_us') / 1000:.2f} | "
+            f"{ratio} | {_errors(runs)} |"
+        )
     return lines
 
 
 def _costs_table(costs: list[dict]) -> list[str]:
-    lines = ["| request | status | Redis round trips | Redis commands | DB queries |",
-             "| --- | ---: | ---: | --- | --- |"]
+    lines = [
+        "| request | status | Redis round trips | Redis commands | DB queries |",
+        "| --- | ---: | ---: | --- | --- |",
+    ]
     for cost in costs:
-        commands = ", ".join(f"{name} x{count}" if count > 1 else name
-                             for name, count in sorted(cost["redis_commands"].items())) or "none"
+        commands = (
+            ", ".join(
+                f"{name} x{count}" if count > 1 else name for name, count in sorted(cost["redis_commands"].items())
+            )
+            or "none"
+        )
         verbs = ", ".join(cost["db_verbs"]) or "none"
-        lines.append(f"| {cost['side']} | {cost['status']} | {cost['redis_round_trips']} | {commands} | "
-                     f"{cost['db_queries']}: {verbs} |")
+        lines.append(
+            f"| {cost['side']} | {cost['status']} | {cost['redis_round_trips']} | {commands} | "
+            f"{cost['db_queries']}: {verbs} |"
+        )
     return lines
 
 
 def write_report(results) -> Path:
     env, config = results.environment, results.config
     scenarios = results.scenarios
-    charts = {name: _bar_chart(scenarios[name], title, f"{slug}.png") for name, title, slug in (
-        ("authenticated GET", "Authenticated GET (endpoint that does not load the user)", "authenticated_get"),
-        ("profile", "GET profile", "profile"),
-        ("refresh", f"Refresh rotation ({4} concurrent chains)", "refresh"),
-        ("login", "Login (password hasher bound)", "login"),
-    )}
+    charts = {
+        name: _bar_chart(scenarios[name], title, f"{slug}.png")
+        for name, title, slug in (
+            ("authenticated GET", "Authenticated GET (endpoint that does not load the user)", "authenticated_get"),
+            ("profile", "GET profile", "profile"),
+            ("refresh", f"Refresh rotation ({4} concurrent chains)", "refresh"),
+            ("login", "Login (password hasher bound)", "login"),
+        )
+    }
     scale_chart = _scale_chart(results)
     redis_scale, rows = results.redis_scale, results.rotation_scale
     lines = [
@@ -233,7 +272,7 @@ def write_report(results) -> Path:
         "",
         "## Authenticated GET",
         "",
-        "The same probe view (`{\"user_id\": ...}`) behind each side's authentication class, 8 connections."
+        'The same probe view (`{"user_id": ...}`) behind each side\'s authentication class, 8 connections.'
         " FlowAuth checks the signature, the claims and its revocation cache (one Redis `MGET`); the floor checks"
         " only the signature; simplejwt's default class and DRF's token class read the database. The last row is"
         " a diagnostic, not a product setting: FlowAuth's class with the revocation check removed, so the gap"
@@ -290,10 +329,13 @@ def write_report(results) -> Path:
         "",
         "| | revocation check p50 / p99 (us) | FlowAuth GET req/s | floor req/s | FlowAuth / floor |",
         "| --- | ---: | ---: | ---: | ---: |",
-        *[f"| {phase} | {redis_scale[phase]['check']['p50_us']:.0f} / {redis_scale[phase]['check']['p99_us']:.0f}"
-          f" | {_median(redis_scale[phase]['wrk'][FLOWAUTH], 'rps'):,.0f}"
-          f" | {_median(redis_scale[phase]['wrk'][FLOOR], 'rps'):,.0f}"
-          f" | {_ratio(redis_scale[phase]['wrk'], FLOWAUTH, FLOOR)[0]:.2f}x |" for phase in ("before", "after")],
+        *[
+            f"| {phase} | {redis_scale[phase]['check']['p50_us']:.0f} / {redis_scale[phase]['check']['p99_us']:.0f}"
+            f" | {_median(redis_scale[phase]['wrk'][FLOWAUTH], 'rps'):,.0f}"
+            f" | {_median(redis_scale[phase]['wrk'][FLOOR], 'rps'):,.0f}"
+            f" | {_ratio(redis_scale[phase]['wrk'], FLOWAUTH, FLOOR)[0]:.2f}x |"
+            for phase in ("before", "after")
+        ],
         "",
         f"**Rotation at {rows['small']['rows_before']:,} and {rows['large']['rows_before']:,} refresh-token rows**"
         f" ({rows['rotations_per_run']} sequential rotations per run over HTTP, {config.rounds} runs each; filler"
@@ -302,8 +344,11 @@ def write_report(results) -> Path:
         "",
         "| rows in the table | p50 ms | p99 ms |",
         "| --- | ---: | ---: |",
-        *[f"| {rows[size]['rows_before']:,}-{rows[size]['rows_after']:,} | {rows[size]['p50_us'] / 1000:.2f} |"
-          f" {rows[size]['p99_us'] / 1000:.2f} |" for size in ("small", "large")],
+        *[
+            f"| {rows[size]['rows_before']:,}-{rows[size]['rows_after']:,} | {rows[size]['p50_us'] / 1000:.2f} |"
+            f" {rows[size]['p99_us'] / 1000:.2f} |"
+            for size in ("small", "large")
+        ],
         "",
         f"![scale]({scale_chart})",
         "",

@@ -12,7 +12,6 @@ Writes bench/REPORT.md and bench/charts/*.png.
 """
 
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -22,8 +21,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import harness  # noqa: E402
-from bench.fixtures import EMAIL, PASSWORD, bench_user, drf_token, flowauth_pair, simplejwt_access  # noqa: E402
-from bench.fixtures import simplejwt_refresh  # noqa: E402
+from bench.fixtures import (  # noqa: E402
+    EMAIL,
+    PASSWORD,
+    bench_user,
+    drf_token,
+    flowauth_pair,
+    simplejwt_access,
+    simplejwt_refresh,  # noqa: E402
+)
+
 CHAINS = 4  # concurrent refresh chains, one wrk connection each
 # FlowAuth's class with the revocation check removed: what the one Redis round trip costs.
 DIAGNOSTIC = "diagnostic: FlowAuth without its Redis check"
@@ -82,19 +89,34 @@ def sides() -> dict[str, list[Side]]:
         ],
         "profile": [
             Side("FlowAuth (profile cache warm)", "/api/auth/profile", "get", lambda: [f"Bearer {flowauth_access}"]),
-            Side("simplejwt JWTAuthentication + user row", "/bench/simplejwt/profile", "get",
-                 lambda: [f"Bearer {simplejwt_token}"]),
+            Side(
+                "simplejwt JWTAuthentication + user row",
+                "/bench/simplejwt/profile",
+                "get",
+                lambda: [f"Bearer {simplejwt_token}"],
+            ),
         ],
         "refresh": [
-            Side("FlowAuth", "/api/auth/refresh", "refresh",
-                 lambda: [flowauth_pair().refresh for _ in range(CHAINS)], **chain),
-            Side("simplejwt rotate + blacklist", "/bench/simplejwt/refresh", "refresh",
-                 lambda: [simplejwt_refresh() for _ in range(CHAINS)], **chain),
+            Side(
+                "FlowAuth",
+                "/api/auth/refresh",
+                "refresh",
+                lambda: [flowauth_pair().refresh for _ in range(CHAINS)],
+                **chain,
+            ),
+            Side(
+                "simplejwt rotate + blacklist",
+                "/bench/simplejwt/refresh",
+                "refresh",
+                lambda: [simplejwt_refresh() for _ in range(CHAINS)],
+                **chain,
+            ),
         ],
         "login": [
             Side("FlowAuth", "/api/auth/login", "login", lambda: [EMAIL, PASSWORD], **login),
-            Side("simplejwt TokenObtainPairView", "/bench/simplejwt/login", "login", lambda: [EMAIL, PASSWORD],
-                 **login),
+            Side(
+                "simplejwt TokenObtainPairView", "/bench/simplejwt/login", "login", lambda: [EMAIL, PASSWORD], **login
+            ),
         ],
     }
 
@@ -103,8 +125,9 @@ def sides() -> dict[str, list[Side]]:
 
 
 def run_side(base: str, side: Side, seconds: int) -> dict:
-    return harness.run_wrk(base + side.path, side.script, side.args(), seconds=seconds,
-                           threads=side.threads, connections=side.connections)
+    return harness.run_wrk(
+        base + side.path, side.script, side.args(), seconds=seconds, threads=side.threads, connections=side.connections
+    )
 
 
 def compare(base: str, group: list[Side], config: Config) -> dict[str, list[dict]]:
@@ -117,8 +140,11 @@ def compare(base: str, group: list[Side], config: Config) -> dict[str, list[dict
         for side in group[shift:] + group[:shift]:
             result = run_side(base, side, config.seconds)
             figures[side.name].append(result)
-            print(f"  {side.name:<40} {result['rps']:>9.1f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms"
-                  f"  p99 {result['p99_us'] / 1000:6.2f} ms", flush=True)
+            print(
+                f"  {side.name:<40} {result['rps']:>9.1f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms"
+                f"  p99 {result['p99_us'] / 1000:6.2f} ms",
+                flush=True,
+            )
     return figures
 
 
@@ -174,7 +200,8 @@ def main() -> None:
             print(f"Redis with {config.revoked_ids:,} revoked ids", flush=True)
             floor = sides()["authenticated GET"][:2]
             results.redis_scale = scale.revoked_ids(
-                bench_redis, config.revoked_ids, lambda: compare(base, floor, config))
+                bench_redis, config.revoked_ids, lambda: compare(base, floor, config)
+            )
             print(f"rotation at 1k and {config.refresh_rows:,} refresh-token rows", flush=True)
             results.rotation_scale = scale.rotation_rows(base, config.refresh_rows, config.rotations, config.rounds)
         write_report(results)

@@ -12,8 +12,7 @@ FILL_BATCH = 10_000
 
 def _percentiles(samples_us: list[float]) -> dict:
     cuts = statistics.quantiles(samples_us, n=100)
-    return {"p50_us": statistics.median(samples_us), "p90_us": cuts[89], "p99_us": cuts[98],
-            "samples": len(samples_us)}
+    return {"p50_us": statistics.median(samples_us), "p90_us": cuts[89], "p99_us": cuts[98], "samples": len(samples_us)}
 
 
 def revocation_check_latency(calls: int = 5000) -> dict:
@@ -60,12 +59,16 @@ def revoked_ids(bench_redis, count: int, compare_floor) -> dict:
     usage = [client.memory_usage(key, samples=0) for key in sample[:1000]]
     after = {"wrk": compare_floor(), "check": revocation_check_latency()}
     return {
-        "count": count, "fill_seconds": fill_seconds, "keys_added": keys_after - keys_before,
-        "used_memory_before": memory_before, "used_memory_after": memory_after,
+        "count": count,
+        "fill_seconds": fill_seconds,
+        "keys_added": keys_after - keys_before,
+        "used_memory_before": memory_before,
+        "used_memory_after": memory_after,
         "bytes_per_id": (memory_after - memory_before) / (keys_after - keys_before),
         "memory_usage_per_key": statistics.mean(usage) if usage else None,
         "sample_key": sample[0] if sample else None,
-        "before": before, "after": after,
+        "before": before,
+        "after": after,
     }
 
 
@@ -96,13 +99,22 @@ def _fill_refresh_rows(rows: int, per_session: int = 10) -> float:
     remaining = rows
     while remaining > 0:
         batch = min(FILL_BATCH, remaining)
-        sessions = [Session(id=new_token_id(), user=owner, expires_at=now + timedelta(days=90))
-                    for _ in range(-(-batch // per_session))]
+        sessions = [
+            Session(id=new_token_id(), user=owner, expires_at=now + timedelta(days=90))
+            for _ in range(-(-batch // per_session))
+        ]
         Session.objects.bulk_create(sessions, batch_size=2000)
-        tokens = [RefreshToken(jti=new_token_id(), user=owner, session=sessions[index // per_session],
-                               issued_at=now, expires_at=now + timedelta(days=14),
-                               used_at=None if index % per_session == per_session - 1 else now)
-                  for index in range(batch)]
+        tokens = [
+            RefreshToken(
+                jti=new_token_id(),
+                user=owner,
+                session=sessions[index // per_session],
+                issued_at=now,
+                expires_at=now + timedelta(days=14),
+                used_at=None if index % per_session == per_session - 1 else now,
+            )
+            for index in range(batch)
+        ]
         RefreshToken.objects.bulk_create(tokens, batch_size=2000)
         remaining -= batch
     _analyze()
@@ -137,9 +149,13 @@ def _measure_rotation(base: str, rotations: int, rounds: int) -> dict:
 
     rows_before = RefreshToken.objects.count()
     runs = [_percentiles(_rotation_latencies(base, rotations)) for _ in range(rounds)]
-    return {"rows_before": rows_before, "rows_after": RefreshToken.objects.count(), "runs": runs,
-            "p50_us": statistics.median(run["p50_us"] for run in runs),
-            "p99_us": statistics.median(run["p99_us"] for run in runs)}
+    return {
+        "rows_before": rows_before,
+        "rows_after": RefreshToken.objects.count(),
+        "runs": runs,
+        "p50_us": statistics.median(run["p50_us"] for run in runs),
+        "p99_us": statistics.median(run["p99_us"] for run in runs),
+    }
 
 
 def rotation_rows(base: str, rows: int, rotations: int, rounds: int) -> dict:
@@ -149,5 +165,10 @@ def rotation_rows(base: str, rows: int, rotations: int, rounds: int) -> dict:
     small = _measure_rotation(base, rotations, rounds)
     large_fill = _fill_refresh_rows(rows - small["rows_after"])
     large = _measure_rotation(base, rotations, rounds)
-    return {"small": small, "large": large, "small_fill_seconds": small_fill, "large_fill_seconds": large_fill,
-            "rotations_per_run": rotations}
+    return {
+        "small": small,
+        "large": large,
+        "small_fill_seconds": small_fill,
+        "large_fill_seconds": large_fill,
+        "rotations_per_run": rotations,
+    }

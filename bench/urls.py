@@ -31,8 +31,11 @@ class RoundTripEveryRequest(FlowAuthAuthentication):
 
     def is_revoked(self, token) -> bool:
         return revocation._read_verdict(
-            session_id=token[jwt.SESSION_CLAIM], refresh_jti=token[jwt.PARENT_CLAIM],
-            user_id=token[jwt.USER_ID_CLAIM], session_start=token.payload.get(jwt.SESSION_START_CLAIM, 0))
+            session_id=token[jwt.SESSION_CLAIM],
+            refresh_jti=token[jwt.PARENT_CLAIM],
+            user_id=token[jwt.USER_ID_CLAIM],
+            session_start=token.payload.get(jwt.SESSION_START_CLAIM, 0),
+        )
 
 
 class DatabaseProfileView(APIView):

@@ -59,10 +59,14 @@ _TOO_LARGE = json.dumps({"detail": "The request body is too large.", "code": "re
 
 
 def _refuse(start_response):
-    start_response("413 Request Entity Too Large", [
-        ("Content-Type", "application/json"), ("Content-Length", str(len(_TOO_LARGE))),
-        ("Cache-Control", "no-store"),
-    ])
+    start_response(
+        "413 Request Entity Too Large",
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(_TOO_LARGE))),
+            ("Cache-Control", "no-store"),
+        ],
+    )
     return [_TOO_LARGE]
 
 

@@ -83,5 +83,3 @@ class FlowAuthExceptionReporter(ExceptionReporter):
 
     def _get_raw_insecure_uri(self):
         return redact(super()._get_raw_insecure_uri())
-
-

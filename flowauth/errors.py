@@ -165,6 +165,7 @@ class EmailUnverified(FlowAuthError):
 
 # DPoP (RFC 9449): refusals answered with a ``WWW-Authenticate: DPoP`` challenge (section 7.1).
 
+
 class InvalidDPoPProof(FlowAuthError):
     status_code = status.HTTP_401_UNAUTHORIZED
     default_detail = _("The DPoP proof is missing or invalid.")

@@ -13,7 +13,13 @@ from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from flowauth.errors import (
-    REALM, AuthUnavailable, FlowAuthError, InvalidData, RequestTooLarge, RevocationStoreUnavailable, ServerError,
+    REALM,
+    AuthUnavailable,
+    FlowAuthError,
+    InvalidData,
+    RequestTooLarge,
+    RevocationStoreUnavailable,
+    ServerError,
     retry_after,
 )
 
@@ -59,8 +65,9 @@ def exception_handler(exc, context):
             header += f', error="{exc.bearer_error}", error_description={_quoted(exc.detail)}'
         response["WWW-Authenticate"] = header
         if getattr(exc, "dpop_error", None):  # RFC 9449 section 7.1; DPoP-Nonce: tokens/dpop_middleware.py
-            response["WWW-Authenticate"] = (f'DPoP algs="{exc.dpop_algs}", error="{exc.dpop_error}", '
-                                            f'error_description={_quoted(exc.detail)}')
+            response["WWW-Authenticate"] = (
+                f'DPoP algs="{exc.dpop_algs}", error="{exc.dpop_error}", error_description={_quoted(exc.detail)}'
+            )
     if response.status_code == 403 and isinstance(exc, FlowAuthError) and exc.bearer_error:
         response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="{exc.bearer_error}"'
     if getattr(exc, "oauth_error", None):  # RFC 6749 §5.2 members beside DRF's

@@ -47,8 +47,12 @@ class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: HealthSerializer,
-                              503: OpenApiResponse(HealthSerializer, description="Redis or the database is down.")})
+    @extend_schema(
+        responses={
+            200: HealthSerializer,
+            503: OpenApiResponse(HealthSerializer, description="Redis or the database is down."),
+        }
+    )
     def get(self, request):
         body: dict = {"status": "ok", "sessionStats": {}}
         healthy = True

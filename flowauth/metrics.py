@@ -15,10 +15,13 @@ REVOCATIONS = Counter("flowauth_sessions_revoked_total", "Sessions newly revoked
 REDIS_FAILURES = Counter("flowauth_redis_failures_total", "Redis errors, by component.", ["component"])
 THROTTLED = Counter("flowauth_throttled_total", "Requests refused by a throttle, by scope.", ["scope"])
 REQUEST_LATENCY = Histogram(
-    "flowauth_request_duration_seconds", "Request latency by view and status class.", ["view", "status"],
+    "flowauth_request_duration_seconds",
+    "Request latency by view and status class.",
+    ["view", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 REVOCATION_VERDICTS = Counter(
-    "flowauth_revocation_verdicts_total", "Revocation verdicts by source: the local cache or a Redis read.",
+    "flowauth_revocation_verdicts_total",
+    "Revocation verdicts by source: the local cache or a Redis read.",
     ["source"],
 )

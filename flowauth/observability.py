@@ -42,8 +42,9 @@ def _registry():
 def metrics_view(request):
     if request.method != "GET" or not _allowed(request):
         raise Http404()
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST,
-                        headers={"Cache-Control": "no-store"})
+    return HttpResponse(
+        generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"}
+    )
 
 
 class RequestMetricsMiddleware:

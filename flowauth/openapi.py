@@ -11,8 +11,11 @@ from flowauth.errors import FlowAuthError
 
 # DRF's own refusals; every other code is a class of flowauth.errors.
 _DRF_ERRORS = (
-    exceptions.NotAuthenticated, exceptions.PermissionDenied, exceptions.NotFound,
-    exceptions.MethodNotAllowed, exceptions.Throttled,
+    exceptions.NotAuthenticated,
+    exceptions.PermissionDenied,
+    exceptions.NotFound,
+    exceptions.MethodNotAllowed,
+    exceptions.Throttled,
 )
 
 
@@ -30,7 +33,7 @@ def code_status() -> dict[str, int]:
 ACCESS_CODES = ("not_authenticated", "token_expired", "token_invalid", "session_revoked", "auth_unavailable")
 
 _GENERIC = {
-    400: "Validation error: DRF's field shape `{\"<field>\": [\"<message>\"]}`.",
+    400: 'Validation error: DRF\'s field shape `{"<field>": ["<message>"]}`.',
     403: "Forbidden (`permission_denied`), e.g. a cookie or session request without a valid CSRF token.",
 }
 
@@ -66,6 +69,10 @@ def cookie_mode_header():
     from drf_spectacular.utils import OpenApiParameter
 
     return OpenApiParameter(
-        "X-Auth-Mode", str, OpenApiParameter.HEADER, required=False, enum=["cookie"],
+        "X-Auth-Mode",
+        str,
+        OpenApiParameter.HEADER,
+        required=False,
+        enum=["cookie"],
         description="`cookie`: tokens are set and cleared as HttpOnly cookies, never in the body.",
     )

@@ -14,7 +14,7 @@ class SafeJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply")
+            raise ParseError("JSON parse error - nested too deeply") from None
         if not isinstance(data, dict):
             raise ParseError("JSON parse error - the body must be a JSON object")
         return data

@@ -88,7 +88,11 @@ def parse(url: str) -> SentinelURL:
     if unknown:
         raise ImproperlyConfigured(f"REDIS_URL: unknown redis+sentinel option(s): {', '.join(sorted(unknown))}")
     return SentinelURL(
-        sentinels=sentinels, service=path[0], db=db, username=username, password=password,
+        sentinels=sentinels,
+        service=path[0],
+        db=db,
+        username=username,
+        password=password,
         sentinel_username=query.get("sentinel_username", [None])[-1],
         sentinel_password=query.get("sentinel_password", [None])[-1],
     )

@@ -143,8 +143,11 @@ def _mongodb(url: str) -> dict:
     name = parts.path.lstrip("/")
     if not name:
         raise ImproperlyConfigured("a mongodb:// DATABASE_URL must name its database: mongodb://host/flowauth")
-    return {"ENGINE": "django_mongodb_backend", "NAME": name,
-            "HOST": urlunsplit((parts.scheme, parts.netloc, "/", parts.query, ""))}
+    return {
+        "ENGINE": "django_mongodb_backend",
+        "NAME": name,
+        "HOST": urlunsplit((parts.scheme, parts.netloc, "/", parts.query, "")),
+    }
 
 
 if env.str("DATABASE_URL", default="").startswith(("mongodb://", "mongodb+srv://")):
@@ -176,11 +179,13 @@ CACHES = {
 if redis_url.is_sentinel(REDIS_URL):
     _sentinel = redis_url.parse(REDIS_URL)
     CACHES["default"]["LOCATION"] = _sentinel.django_redis_location()
-    CACHES["default"]["OPTIONS"].update({
-        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
-        "SENTINELS": list(_sentinel.sentinels),
-        "SENTINEL_KWARGS": _sentinel.sentinel_kwargs(REDIS_SOCKET_TIMEOUT),
-    })
+    CACHES["default"]["OPTIONS"].update(
+        {
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "SENTINELS": list(_sentinel.sentinels),
+            "SENTINEL_KWARGS": _sentinel.sentinel_kwargs(REDIS_SOCKET_TIMEOUT),
+        }
+    )
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 
 # Authentication ---------------------------------------------------------
@@ -253,23 +258,27 @@ def _public_keys(raw: str) -> dict:
     return parsed
 
 
-FLOWAUTH_TOKENS.update({
-    "PRIVATE_KEY": _text_or_file("JWT_PRIVATE_KEY"),
-    "PUBLIC_KEYS": _public_keys(_text_or_file("JWT_PUBLIC_KEYS")),
-    "SIGNING_KID": env.str("JWT_KEY_ID", default=""),
-    "JWKS_MAX_AGE": env.int("JWKS_MAX_AGE", default=300),
-    # Checked on every token when set; set both whenever sibling services verify tokens.
-    "AUDIENCE": env.str("JWT_AUDIENCE", default="") or None,
-    "ISSUER": env.str("JWT_ISSUER", default="") or None,
-})
+FLOWAUTH_TOKENS.update(
+    {
+        "PRIVATE_KEY": _text_or_file("JWT_PRIVATE_KEY"),
+        "PUBLIC_KEYS": _public_keys(_text_or_file("JWT_PUBLIC_KEYS")),
+        "SIGNING_KID": env.str("JWT_KEY_ID", default=""),
+        "JWKS_MAX_AGE": env.int("JWKS_MAX_AGE", default=300),
+        # Checked on every token when set; set both whenever sibling services verify tokens.
+        "AUDIENCE": env.str("JWT_AUDIENCE", default="") or None,
+        "ISSUER": env.str("JWT_ISSUER", default="") or None,
+    }
+)
 
 # DPoP (RFC 9449, docs/dpop.md): sender-constrained sessions.
-FLOWAUTH_TOKENS.update({
-    "DPOP_PROOF_MAX_AGE": env.int("DPOP_PROOF_MAX_AGE", default=60),
-    "DPOP_NONCE": env.bool("DPOP_NONCE", default=False),
-    "DPOP_NONCE_LIFETIME": env.int("DPOP_NONCE_LIFETIME", default=300),
-    "DPOP_REQUIRED": env.bool("DPOP_REQUIRED", default=False),
-})
+FLOWAUTH_TOKENS.update(
+    {
+        "DPOP_PROOF_MAX_AGE": env.int("DPOP_PROOF_MAX_AGE", default=60),
+        "DPOP_NONCE": env.bool("DPOP_NONCE", default=False),
+        "DPOP_NONCE_LIFETIME": env.int("DPOP_NONCE_LIFETIME", default=300),
+        "DPOP_REQUIRED": env.bool("DPOP_REQUIRED", default=False),
+    }
+)
 MIDDLEWARE.append("tokens.dpop_middleware.DPoPNonceMiddleware")
 
 # simplejwt reads its own settings object; FlowAuth's token classes and
@@ -362,17 +371,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"()": "flowauth.logformat.RedactingFormatter",
-                  "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "flowauth.logformat.RedactingFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         "json": {"()": "flowauth.logformat.JSONFormatter"},
-        "django.server": {"()": "flowauth.logformat.RedactingServerFormatter",
-                          "fmt": "[{server_time}] {message}", "style": "{"},
+        "django.server": {
+            "()": "flowauth.logformat.RedactingServerFormatter",
+            "fmt": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
     "filters": {"redact_tokens": {"()": "flowauth.logformat.RedactTokens"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_tokens"]},
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
-                          "filters": ["redact_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact_tokens"]},
     },
     "loggers": {
         "flowauth": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

@@ -35,6 +35,7 @@ from flowauth.errors import AuthUnavailable
 
 logger = logging.getLogger("flowauth.throttle")
 
+
 class AtomicRateThrottle(SimpleRateThrottle):
     """A fixed window counted with an atomic increment; subclasses name the scope and the ident."""
 
@@ -178,7 +179,11 @@ def check_rates(app_configs=None, **kwargs):
         except (ValueError, KeyError, AttributeError, TypeError):
             rate = None
         if not rate:
-            errors.append(checks.Error(
-                f"FLOWAUTH_THROTTLE_RATES has no valid rate for the scope {scope!r}",
-                hint='Set it as "<count>/<s|min|hour|day>".', id="flowauth.E001"))
+            errors.append(
+                checks.Error(
+                    f"FLOWAUTH_THROTTLE_RATES has no valid rate for the scope {scope!r}",
+                    hint='Set it as "<count>/<s|min|hour|day>".',
+                    id="flowauth.E001",
+                )
+            )
     return errors

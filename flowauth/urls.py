@@ -19,7 +19,7 @@ def media(request, path):
     try:
         response = serve(request, path, document_root=settings.MEDIA_ROOT)
     except SuspiciousFileOperation:  # "../" out of MEDIA_ROOT: nothing there, as far as a client knows
-        raise Http404()
+        raise Http404() from None
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 

@@ -88,7 +88,8 @@ def hasher_calls(monkeypatch):
     for name in ("verify", "encode"):
         original = getattr(hashers.FlowAuthArgon2PasswordHasher, name)
         monkeypatch.setattr(
-            hashers.FlowAuthArgon2PasswordHasher, name,
+            hashers.FlowAuthArgon2PasswordHasher,
+            name,
             lambda self, *a, _original=original, **k: calls.append(1) or _original(self, *a, **k),
         )
     return calls

@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable
 
 import jwt as pyjwt
-
 from django.db import connections
 
 from accounts.models import User

@@ -35,8 +35,15 @@ def _as_postgres(argv: list) -> list:
 
 def _run(argv: list, **kwargs) -> subprocess.CompletedProcess:
     # Not a pipe: the postmaster pg_ctl starts would hold it open, and the call would never return.
-    return subprocess.run(_as_postgres(argv), check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, timeout=120, **kwargs)
+    return subprocess.run(
+        _as_postgres(argv),
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=120,
+        **kwargs,
+    )
 
 
 class Cluster:
@@ -49,8 +56,21 @@ class Cluster:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database} connect_timeout=3"
 
     def start(self) -> None:
-        _run([BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "start",
-              "-o", f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1"])
+        _run(
+            [
+                BIN / "pg_ctl",
+                "-D",
+                self.data,
+                "-l",
+                self.log,
+                "-w",
+                "-t",
+                "60",
+                "start",
+                "-o",
+                f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1",
+            ]
+        )
 
     def crash(self) -> None:
         """Immediate shutdown: no checkpoint, like a crash."""
@@ -61,9 +81,13 @@ class Cluster:
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            subprocess.run(_as_postgres([BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"]),
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=60)
+            subprocess.run(
+                _as_postgres([BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"]),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=60,
+            )
 
     def query(self, sql: str, database: str = "postgres", params=()):
         with psycopg.connect(self.dsn(database), autocommit=True) as conn:
@@ -81,27 +105,48 @@ class PrimaryAndStandby:
         self.standby = Cluster(directory, "standby")
 
     def start(self, database: str) -> "PrimaryAndStandby":
-        _run([BIN / "initdb", "-D", self.primary.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-              "--no-sync"])
+        _run([BIN / "initdb", "-D", self.primary.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
         with open(self.primary.data / "postgresql.conf", "a") as conf:
             conf.write("wal_level = replica\nmax_wal_senders = 5\nfsync = off\n")
         self.primary.start()
         self.primary.query(f'CREATE DATABASE "{database}"')
-        _run([BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", self.primary.port, "-U", "postgres",
-              "-D", self.standby.data, "-R", "-X", "stream", "--no-sync", "--checkpoint=fast"])
+        _run(
+            [
+                BIN / "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                self.primary.port,
+                "-U",
+                "postgres",
+                "-D",
+                self.standby.data,
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+                "--checkpoint=fast",
+            ]
+        )
         self.standby.start()
         # Synchronous only now: with no standby yet, every commit would wait for one.
         self.primary.query("ALTER SYSTEM SET synchronous_standby_names = '*'")
         self.primary.query("SELECT pg_reload_conf()")
-        wait_for(lambda: self.primary.query(
-            "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND sync_state = 'sync'")[0][0],
-            30, "the standby to stream synchronously")
+        wait_for(
+            lambda: self.primary.query(
+                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND sync_state = 'sync'"
+            )[0][0],
+            30,
+            "the standby to stream synchronously",
+        )
         return self
 
     def url(self, database: str) -> str:
         """Both hosts; libpq picks the one that accepts writes."""
-        return (f"postgres://postgres@127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}/{database}"
-                "?target_session_attrs=read-write&connect_timeout=2")
+        return (
+            f"postgres://postgres@127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}/{database}"
+            "?target_session_attrs=read-write&connect_timeout=2"
+        )
 
     def stop(self) -> None:
         self.standby.stop()

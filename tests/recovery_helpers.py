@@ -17,8 +17,16 @@ from tests.servers import BASE_DIR, server_env
 
 def run_worker() -> int:
     """Claim and run every ready task (and any they enqueue); returns how many ran."""
-    worker = Worker(queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
-                    max_tasks=None, worker_id="tests", excluded_queue_names=[])
+    worker = Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="tests",
+        excluded_queue_names=[],
+    )
     ran = 0
     while True:
         result = DBTaskResult.objects.ready().filter(backend_name="default").order_by("enqueued_at").first()
@@ -34,7 +42,10 @@ def db_worker_process(**env):
     """A real ``manage.py db_worker`` process on the test database."""
     process = subprocess.Popen(
         [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.2"],
-        cwd=BASE_DIR, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=BASE_DIR,
+        env=server_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         yield process

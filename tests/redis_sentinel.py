@@ -42,8 +42,9 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
 
 
 def _client(port: int) -> redis.Redis:
-    return redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2, decode_responses=True,
-                       retry=Retry(NoBackoff(), 0))
+    return redis.Redis(
+        port=port, socket_timeout=2, socket_connect_timeout=2, decode_responses=True, retry=Retry(NoBackoff(), 0)
+    )
 
 
 class Node:
@@ -86,10 +87,26 @@ class SentinelGroup:
     def _server(self, name: str, *extra: str) -> Node:
         workdir = self.directory / name
         workdir.mkdir(parents=True, exist_ok=True)
-        return Node(workdir, name, [
-            shutil.which("redis-server"), "--port", str(free_port()), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir), *extra,
-        ])
+        return Node(
+            workdir,
+            name,
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(free_port()),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(workdir),
+                *extra,
+            ],
+        )
 
     def _sentinel(self, index: int) -> Node:
         workdir = self.directory / f"sentinel{index}"
@@ -113,8 +130,9 @@ class SentinelGroup:
     def start(self) -> "SentinelGroup":
         self.primary.start()
         self.replica.start()
-        wait_for(lambda: self.replica.client().info("replication")["master_link_status"] == "up", 10,
-                 "the replica to sync")
+        wait_for(
+            lambda: self.replica.client().info("replication")["master_link_status"] == "up", 10, "the replica to sync"
+        )
         for node in self.sentinels:
             node.start()
         # Every Sentinel knows the replica and the other Sentinels before any fault.

@@ -14,7 +14,10 @@ def runserver(log_path, **env):
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=BASE_DIR, env=server_env(DEBUG="1", LOG_LEVEL="INFO", **env), stdout=log, stderr=subprocess.STDOUT,
+            cwd=BASE_DIR,
+            env=server_env(DEBUG="1", LOG_LEVEL="INFO", **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         process.stderr = open(log_path, "rb")  # _wait_until_up reports from it if the server exits
         base = f"http://127.0.0.1:{port}"

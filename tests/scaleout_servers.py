@@ -17,10 +17,28 @@ def gunicorn_logging_to(log: Path, workers: int = 2, threads: int = 4, **env):
     port = free_port()
     with open(log, "ab") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "flowauth.wsgi:application",
-             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-             "--worker-class", "gthread", "--timeout", "60", "--log-level", "warning"],
-            cwd=BASE_DIR, env=server_env(**env), stdout=sink, stderr=sink,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "flowauth.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--worker-class",
+                "gthread",
+                "--timeout",
+                "60",
+                "--log-level",
+                "warning",
+            ],
+            cwd=BASE_DIR,
+            env=server_env(**env),
+            stdout=sink,
+            stderr=sink,
         )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -44,25 +44,55 @@ def server_env(**extra) -> dict:
         # As tests/conftest.py does in-process: staff reach the admin without a factor unless a test says so.
         "MFA_REQUIRED_FOR_STAFF": "0",
         # Relaxed unless a test passes its own rates (tests/flowauth/test_throttling.py does).
-        **{name: "100000/min" for name in (
-            "LOGIN_THROTTLE_RATE", "LOGIN_IP_THROTTLE_RATE", "REGISTER_THROTTLE_RATE",
-            "REFRESH_THROTTLE_RATE", "REVOKE_THROTTLE_RATE", "INTROSPECT_THROTTLE_RATE",
-        )},
+        **{
+            name: "100000/min"
+            for name in (
+                "LOGIN_THROTTLE_RATE",
+                "LOGIN_IP_THROTTLE_RATE",
+                "REGISTER_THROTTLE_RATE",
+                "REFRESH_THROTTLE_RATE",
+                "REVOKE_THROTTLE_RATE",
+                "INTROSPECT_THROTTLE_RATE",
+            )
+        },
     }
     env.update({key: str(value) for key, value in extra.items()})
     return env
 
 
 @contextmanager
-def gunicorn(workers: int = 2, threads: int = 4, app: str = "flowauth.wsgi:application",
-             ready_path: str = "/api/auth/health", **env):
+def gunicorn(
+    workers: int = 2,
+    threads: int = 4,
+    app: str = "flowauth.wsgi:application",
+    ready_path: str = "/api/auth/health",
+    **env,
+):
     """Serve ``app`` (flowauth.wsgi by default) on a free port; yields the base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", app,
-         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-         "--worker-class", "gthread", "--timeout", "60", "--log-level", "warning"],
-        cwd=BASE_DIR, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            app,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE_DIR,
+        env=server_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:

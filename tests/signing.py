@@ -3,11 +3,11 @@
 import hashlib
 import hmac
 import json
-from functools import lru_cache
+from functools import cache
 
-from jwt.algorithms import get_default_algorithms
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import get_default_algorithms
 
 from tests.helpers import b64, claims
 from tokens import keys
@@ -18,7 +18,7 @@ def private_key(algorithm: str, name: str = "a"):
     return _generated(algorithm, name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _generated(algorithm: str, name: str):
     if algorithm in ("RS256", "PS256"):
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -34,15 +34,18 @@ def kid_of(key, algorithm: str) -> str:
 def config(algorithm: str, signer: str = "a", listed: tuple = ()) -> dict:
     """token_settings overrides: sign with key ``signer``, also accept keys ``listed``."""
     signing = private_key(algorithm, signer)
-    public = {kid_of(private_key(algorithm, n), algorithm): keys.public_pem(private_key(algorithm, n).public_key())
-              for n in listed}
-    return {"ALGORITHM": algorithm, "PRIVATE_KEY": keys.private_pem(signing), "PUBLIC_KEYS": public,
-            "SIGNING_KID": ""}
+    public = {
+        kid_of(private_key(algorithm, n), algorithm): keys.public_pem(private_key(algorithm, n).public_key())
+        for n in listed
+    }
+    return {"ALGORITHM": algorithm, "PRIVATE_KEY": keys.private_pem(signing), "PUBLIC_KEYS": public, "SIGNING_KID": ""}
 
 
 def verifier_config(algorithm: str, listed: tuple = ("a",)) -> dict:
-    public = {kid_of(private_key(algorithm, n), algorithm): keys.public_pem(private_key(algorithm, n).public_key())
-              for n in listed}
+    public = {
+        kid_of(private_key(algorithm, n), algorithm): keys.public_pem(private_key(algorithm, n).public_key())
+        for n in listed
+    }
     return {"ALGORITHM": algorithm, "PRIVATE_KEY": "", "PUBLIC_KEYS": public, "SIGNING_KID": ""}
 
 

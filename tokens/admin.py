@@ -5,8 +5,8 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tokens import services
 from flowauth.errors import RevocationStoreUnavailable
+from tokens import services
 from tokens.models import AuthEvent, RefreshToken, RevokeReason, Session, UserCutoff
 
 REVOKE_PERMISSION = "tokens.revoke_session"
@@ -35,7 +35,8 @@ class RevokeActionsMixin:
             count = revoke()
         except RevocationStoreUnavailable:
             self.message_user(
-                request, _("Nothing was revoked: the revocation store (Redis) is unavailable. Try again."),
+                request,
+                _("Nothing was revoked: the revocation store (Redis) is unavailable. Try again."),
                 level=messages.ERROR,
             )
             return
@@ -91,8 +92,16 @@ class RefreshTokenInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Session)
 class SessionAdmin(RevokeActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["short_id", "user", "device_name", "state", "dpop_bound", "ip_address", "created_at",
-                    "last_used_at"]
+    list_display = [
+        "short_id",
+        "user",
+        "device_name",
+        "state",
+        "dpop_bound",
+        "ip_address",
+        "created_at",
+        "last_used_at",
+    ]
     list_filter = [SessionStateFilter, "revoke_reason"]
     search_fields = ["user__email", "ip_address", "=id", "=refresh_tokens__jti"]
     list_select_related = ["user"]

@@ -6,8 +6,8 @@ class TokensConfig(AppConfig):
     verbose_name = "Sessions and tokens"
 
     def ready(self) -> None:
-        from tokens import checks, schema, signals  # noqa: F401  (registers receivers, checks, the schema extension)
         from flowauth import health
+        from tokens import checks, schema, signals  # noqa: F401  (registers receivers, checks, the schema extension)
         from tokens.health import redis_and_database
         from tokens.settings import token_settings
 

@@ -9,12 +9,10 @@ import hmac
 import logging
 
 from rest_framework import HTTP_HEADER_ENCODING
+from rest_framework.authentication import SessionAuthentication
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 from rest_framework_simplejwt.models import TokenUser
 
-from rest_framework.authentication import SessionAuthentication
-
-from tokens import cookies, dpop, jwt, revocation, selectors
 from flowauth.errors import (
     REALM,
     AuthUnavailable,
@@ -23,6 +21,7 @@ from flowauth.errors import (
     SessionRevoked,
     TokenInvalid,
 )
+from tokens import cookies, dpop, jwt, revocation, selectors
 from tokens.settings import token_settings
 
 logger = logging.getLogger("flowauth.auth")
@@ -73,6 +72,7 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
             return super().get_header(request)
         except UnicodeEncodeError as exc:
             raise TokenInvalid() from exc
+
     def authenticate(self, request):
         header = self.get_header(request)
         if header is not None and header.split()[:1] and header.split()[0].lower() == DPOP_SCHEME:
@@ -139,15 +139,21 @@ class FlowAuthAuthentication(JWTStatelessUserAuthentication):
         session_id, refresh_jti = token[jwt.SESSION_CLAIM], token[jwt.PARENT_CLAIM]
         try:
             return revocation.is_revoked(
-                session_id=session_id, refresh_jti=refresh_jti, user_id=token[jwt.USER_ID_CLAIM],
+                session_id=session_id,
+                refresh_jti=refresh_jti,
+                user_id=token[jwt.USER_ID_CLAIM],
                 # A token from before session start times were stamped falls under any cut-off.
-                session_start=token.payload.get(jwt.SESSION_START_CLAIM, 0), extra=extra,
+                session_start=token.payload.get(jwt.SESSION_START_CLAIM, 0),
+                extra=extra,
             )
         except RevocationStoreUnavailable:
             # A DPoP proof's jti can only be checked in Redis: no database fallback for it.
-            if (token_settings.REVOCATION_FAILURE_MODE != "database" or token_settings.ROLE == "verifier"
-                    or extra is not None):
-                raise AuthUnavailable()
+            if (
+                token_settings.REVOCATION_FAILURE_MODE != "database"
+                or token_settings.ROLE == "verifier"
+                or extra is not None
+            ):
+                raise AuthUnavailable() from None
         return selectors.is_revoked_in_database(session_id=session_id, refresh_jti=refresh_jti)
 
     def get_user(self, validated_token) -> FlowAuthUser:

@@ -15,8 +15,15 @@ MIN_HMAC_KEY_BYTES = 32
 MAX_LEEWAY_SECONDS = 30
 # Keys that ship in tutorials, templates and libraries' defaults.
 KNOWN_DEFAULT_KEYS = {
-    "secret", "changeme", "change-me", "your-256-bit-secret", "your-secret-key",
-    "django-insecure", "insecure", "jwt-secret", "flowauth",
+    "secret",
+    "changeme",
+    "change-me",
+    "your-256-bit-secret",
+    "your-secret-key",
+    "django-insecure",
+    "insecure",
+    "jwt-secret",
+    "flowauth",
 }
 
 
@@ -57,8 +64,12 @@ def verifier_role_check(app_configs=None, **kwargs) -> list[Error]:
     if token_settings.ROLE not in ("issuer", "verifier"):
         errors.append(Error("FLOWAUTH_TOKENS['ROLE'] must be 'issuer' or 'verifier'.", id="tokens.E005"))
     if token_settings.ROLE == "verifier" and token_settings.REVOCATION_FAILURE_MODE != "closed":
-        errors.append(Error("A verifier has no database to fall back on: REVOCATION_FAILURE_MODE must be 'closed'.",
-                            id="tokens.E006"))
+        errors.append(
+            Error(
+                "A verifier has no database to fall back on: REVOCATION_FAILURE_MODE must be 'closed'.",
+                id="tokens.E006",
+            )
+        )
     if token_settings.ROLE == "verifier" and not (token_settings.AUDIENCE and token_settings.ISSUER):
         errors.append(Warning("Tokens cross services: set AUDIENCE and ISSUER in both services.", id="tokens.W001"))
     return errors

@@ -63,8 +63,13 @@ def _max_age(expires_at: datetime) -> int:
 
 def _set(response, name: str, value: str, *, path: str, expires_at: datetime) -> None:
     response.set_cookie(
-        name, value, max_age=_max_age(expires_at), path=path,
-        secure=secure(), httponly=True, samesite=samesite(),
+        name,
+        value,
+        max_age=_max_age(expires_at),
+        path=path,
+        secure=secure(),
+        httponly=True,
+        samesite=samesite(),
     )
 
 

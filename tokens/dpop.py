@@ -206,10 +206,18 @@ def check_proof(request, *, access_token: str | bytes | None = None) -> Proof:
     key = _public_key(alg, jwk)
     try:
         # The algorithm is pinned to the one the key type allows; claims are checked below, by hand.
-        claims = pyjwt.decode(proof, key, algorithms=[alg], options={
-            "verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
-            "verify_iss": False,
-        })
+        claims = pyjwt.decode(
+            proof,
+            key,
+            algorithms=[alg],
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "verify_aud": False,
+                "verify_iss": False,
+            },
+        )
     except (pyjwt.InvalidTokenError, ValueError, TypeError, RecursionError):
         raise InvalidDPoPProof() from None
     if not isinstance(claims, dict):

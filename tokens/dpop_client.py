@@ -61,20 +61,30 @@ class DPoPKey:
         self.jwk = public_jwk(self.private_key, alg)
         self.jkt = jwk_thumbprint(self.jwk)
 
-    def proof(self, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None,
-              iat: int | None = None, jti: str | None = None, **claims) -> str:
+    def proof(
+        self,
+        method: str,
+        url: str,
+        *,
+        access_token: str | None = None,
+        nonce: str | None = None,
+        iat: int | None = None,
+        jti: str | None = None,
+        **claims,
+    ) -> str:
         parts = urlsplit(url)
         payload = {
-            "jti": jti or secrets.token_urlsafe(16), "htm": method,
-            "htu": f"{parts.scheme}://{parts.netloc}{parts.path}", "iat": int(time.time()) if iat is None else iat,
+            "jti": jti or secrets.token_urlsafe(16),
+            "htm": method,
+            "htu": f"{parts.scheme}://{parts.netloc}{parts.path}",
+            "iat": int(time.time()) if iat is None else iat,
         }
         if access_token is not None:
             payload["ath"] = access_token_hash(access_token)
         if nonce is not None:
             payload["nonce"] = nonce
         payload.update(claims)
-        return pyjwt.encode(payload, self.private_key, algorithm=self.alg,
-                            headers={"typ": "dpop+jwt", "jwk": self.jwk})
+        return pyjwt.encode(payload, self.private_key, algorithm=self.alg, headers={"typ": "dpop+jwt", "jwk": self.jwk})
 
 
 class DjangoTransport:
@@ -87,8 +97,9 @@ class DjangoTransport:
         parts = urlsplit(url)
         extra = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in (headers or {}).items()}
         body = {} if json is None else {"data": _json.dumps(json), "content_type": "application/json"}
-        return self.client.generic(method, parts.path or "/", secure=parts.scheme == "https",
-                                   HTTP_HOST=parts.netloc, **body, **extra)
+        return self.client.generic(
+            method, parts.path or "/", secure=parts.scheme == "https", HTTP_HOST=parts.netloc, **body, **extra
+        )
 
 
 class DPoPClient:

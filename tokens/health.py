@@ -30,8 +30,10 @@ def _report_redis(body: dict, state) -> bool:
     body["redisEvictionPolicy"], body["redisEvictedKeys"] = state.policy, state.evicted_keys
     warnings = []
     if state.may_evict:
-        warnings.append(f"maxmemory-policy is {state.policy} with maxmemory set: revocation keys may be "
-                        "evicted, so the revocation cache is not trusted (set noeviction)")
+        warnings.append(
+            f"maxmemory-policy is {state.policy} with maxmemory set: revocation keys may be "
+            "evicted, so the revocation cache is not trusted (set noeviction)"
+        )
     elif state.policy != "noeviction":
         warnings.append(f"maxmemory-policy is {state.policy}: harmless while maxmemory is 0, set noeviction")
     if state.evicted_keys:

@@ -106,8 +106,14 @@ class FlowAuthTokenBackend(TokenBackend):
 def _build_backend() -> FlowAuthTokenBackend:
     audience, issuer, leeway = token_settings.AUDIENCE, token_settings.ISSUER, token_settings.LEEWAY
     if not keys.is_asymmetric(token_settings.ALGORITHM):
-        return FlowAuthTokenBackend(token_settings.ALGORITHM, token_settings.SIGNING_KEY,
-                                    token_settings.VERIFYING_KEY, audience=audience, issuer=issuer, leeway=leeway)
+        return FlowAuthTokenBackend(
+            token_settings.ALGORITHM,
+            token_settings.SIGNING_KEY,
+            token_settings.VERIFYING_KEY,
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+        )
     keyset = get_keyset()
     # No HMAC key at all: a HS* token can never verify here, whatever its secret.
     backend = FlowAuthTokenBackend(keyset.algorithm, None, "", audience=audience, issuer=issuer, leeway=leeway)
@@ -116,13 +122,16 @@ def _build_backend() -> FlowAuthTokenBackend:
 
 
 def get_keyset() -> keys.KeySet:
-    return token_settings.derived("keyset", lambda: keys.build_keyset(
-        algorithm=token_settings.ALGORITHM,
-        private_key=token_settings.PRIVATE_KEY,
-        public_keys=token_settings.PUBLIC_KEYS,
-        signing_kid=token_settings.SIGNING_KID,
-        jwks_url=token_settings.JWKS_URL,
-    ))
+    return token_settings.derived(
+        "keyset",
+        lambda: keys.build_keyset(
+            algorithm=token_settings.ALGORITHM,
+            private_key=token_settings.PRIVATE_KEY,
+            public_keys=token_settings.PUBLIC_KEYS,
+            signing_kid=token_settings.SIGNING_KID,
+            jwks_url=token_settings.JWKS_URL,
+        ),
+    )
 
 
 def get_backend() -> FlowAuthTokenBackend:
@@ -183,13 +192,19 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def encode_refresh(*, jti: str, user_id, session_id: str, issued_at: datetime, expires_at: datetime,
-                   extra: dict | None = None) -> str:
+def encode_refresh(
+    *, jti: str, user_id, session_id: str, issued_at: datetime, expires_at: datetime, extra: dict | None = None
+) -> str:
     """Sign a refresh token from its stored row; the same row gives the same string."""
     token = RefreshToken()
     token.payload.update(
-        {"jti": jti, USER_ID_CLAIM: str(user_id), SESSION_CLAIM: session_id,
-         "iat": _epoch(issued_at), "exp": _epoch(expires_at)}
+        {
+            "jti": jti,
+            USER_ID_CLAIM: str(user_id),
+            SESSION_CLAIM: session_id,
+            "iat": _epoch(issued_at),
+            "exp": _epoch(expires_at),
+        }
     )
     token.payload.update(extra or {})
     return str(token)
@@ -199,16 +214,32 @@ def epoch_micros(moment: datetime) -> int:
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
 
 
-def encode_access(*, user_id, session_id: str, refresh_jti: str, session_start: datetime, now: datetime,
-                  not_after: datetime, auth_time: datetime | None = None,
-                  amr: tuple[str, ...] = ("pwd",), extra: dict | None = None) -> tuple[str, datetime]:
+def encode_access(
+    *,
+    user_id,
+    session_id: str,
+    refresh_jti: str,
+    session_start: datetime,
+    now: datetime,
+    not_after: datetime,
+    auth_time: datetime | None = None,
+    amr: tuple[str, ...] = ("pwd",),
+    extra: dict | None = None,
+) -> tuple[str, datetime]:
     """Sign a fresh access token; it never outlives ``not_after`` (the session's end)."""
     token = AccessToken()
     expires_at = min(now + token_settings.ACCESS_TOKEN_LIFETIME, not_after)
     token.payload.update(
-        {USER_ID_CLAIM: str(user_id), SESSION_CLAIM: session_id, PARENT_CLAIM: refresh_jti,
-         SESSION_START_CLAIM: epoch_micros(session_start), "iat": _epoch(now), "exp": _epoch(expires_at),
-         AUTH_TIME_CLAIM: _epoch(auth_time or session_start), AMR_CLAIM: list(amr)}
+        {
+            USER_ID_CLAIM: str(user_id),
+            SESSION_CLAIM: session_id,
+            PARENT_CLAIM: refresh_jti,
+            SESSION_START_CLAIM: epoch_micros(session_start),
+            "iat": _epoch(now),
+            "exp": _epoch(expires_at),
+            AUTH_TIME_CLAIM: _epoch(auth_time or session_start),
+            AMR_CLAIM: list(amr),
+        }
     )
     token.payload.update(extra or {})
     return str(token), expires_at

@@ -112,10 +112,12 @@ class KeySet:
     verifying_keys: dict
 
     def jwks(self) -> dict:
-        return {"keys": [
-            {**public_jwk(key, self.algorithm), "kid": kid, "alg": self.algorithm, "use": "sig"}
-            for kid, key in self.verifying_keys.items()
-        ]}
+        return {
+            "keys": [
+                {**public_jwk(key, self.algorithm), "kid": kid, "alg": self.algorithm, "use": "sig"}
+                for kid, key in self.verifying_keys.items()
+            ]
+        }
 
 
 def _freeze(public_keys) -> tuple:
@@ -190,6 +192,4 @@ def private_pem(key) -> str:
 
 
 def public_pem(key) -> str:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()

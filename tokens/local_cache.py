@@ -267,8 +267,7 @@ def published(client: redis.Redis) -> bool:
     """
     deadline = _monotonic() + token_settings.REVOCATION_LEASE
     while True:
-        pending = [c for c in client.client_list()
-                   if c.get("name") == tracking.CLIENT_NAME and _has_output(c)]
+        pending = [c for c in client.client_list() if c.get("name") == tracking.CLIENT_NAME and _has_output(c)]
         if not pending:
             return True
         if _monotonic() >= deadline:

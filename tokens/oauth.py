@@ -10,9 +10,9 @@ tokens) and as rotation's preconditions (refresh tokens: the stored row).
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
+from flowauth.errors import FlowAuthError, TokenExpired, TokenInvalid
 from tokens import jwt, services
 from tokens.authentication import FlowAuthAuthentication
-from flowauth.errors import FlowAuthError, TokenExpired, TokenInvalid
 from tokens.models import RefreshToken, RevokeReason, Session
 from tokens.settings import token_settings
 
@@ -87,10 +87,15 @@ def _refresh_is_live(token: jwt.RefreshToken) -> bool:
     """Live exactly when rotation would accept it (bar the grace window)."""
     now = timezone.now()
     return RefreshToken.objects.filter(
-        jti=token["jti"], session_id=token[jwt.SESSION_CLAIM], user_id=token[jwt.USER_ID_CLAIM],
-        is_revoked=False, used_at__isnull=True, user__is_active=True,
+        jti=token["jti"],
+        session_id=token[jwt.SESSION_CLAIM],
+        user_id=token[jwt.USER_ID_CLAIM],
+        is_revoked=False,
+        used_at__isnull=True,
+        user__is_active=True,
         issued_at__gt=now - token_settings.REFRESH_TOKEN_LIFETIME,
-        session__revoked_at__isnull=True, session__expires_at__gt=now,
+        session__revoked_at__isnull=True,
+        session__expires_at__gt=now,
         session__created_at__gt=now - token_settings.SESSION_MAX_AGE,
     ).exists()
 

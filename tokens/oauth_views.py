@@ -10,6 +10,7 @@ import hmac
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
@@ -17,13 +18,11 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from django.contrib.auth import get_user_model
+from flowauth.errors import REALM, InsufficientScope, InvalidClient, InvalidRequest
 from flowauth.openapi import ACCESS_CODES, errors
-from tokens import oauth
-from flowauth.errors import REALM
-from tokens.authentication import DjangoSessionAuthentication, FlowAuthAuthentication
-from flowauth.errors import InsufficientScope, InvalidClient, InvalidRequest
 from flowauth.throttles import IntrospectRateThrottle, RevokeRateThrottle
+from tokens import oauth
+from tokens.authentication import DjangoSessionAuthentication, FlowAuthAuthentication
 from tokens.views import NO_STORE
 
 
@@ -103,8 +102,10 @@ class RevokeView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={200: OpenApiResponse(description="Revoked, or nothing to revoke (same empty body)."),
-                   **errors("invalid_request", "throttled", "auth_unavailable")},
+        responses={
+            200: OpenApiResponse(description="Revoked, or nothing to revoke (same empty body)."),
+            **errors("invalid_request", "throttled", "auth_unavailable"),
+        },
         tags=["standards"],
     )
     def post(self, request):
@@ -120,9 +121,10 @@ class IntrospectView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={200: IntrospectionSerializer,
-                   **errors("invalid_request", "invalid_client", "insufficient_scope", "throttled",
-                            *ACCESS_CODES)},
+        responses={
+            200: IntrospectionSerializer,
+            **errors("invalid_request", "invalid_client", "insufficient_scope", "throttled", *ACCESS_CODES),
+        },
         tags=["standards"],
     )
     def post(self, request):

@@ -37,9 +37,13 @@ class ServerState:
 
     @classmethod
     def from_info(cls, info: dict) -> "ServerState":
-        return cls(str(info.get("run_id", "")), int(info.get("evicted_keys", 0)),
-                   int(info.get("maxmemory", 0)), str(info.get("maxmemory_policy", "noeviction")),
-                   str(info.get("master_replid", "")))
+        return cls(
+            str(info.get("run_id", "")),
+            int(info.get("evicted_keys", 0)),
+            int(info.get("maxmemory", 0)),
+            str(info.get("maxmemory_policy", "noeviction")),
+            str(info.get("master_replid", "")),
+        )
 
     @property
     def epoch(self) -> str:
@@ -76,8 +80,9 @@ def _read_server_state(connection) -> None:
     connection.on_connect_check_health()
     connection.send_command("INFO")  # the default sections: server, memory and stats among them
     state = ServerState.from_info(_parse_info(connection.read_response()))
-    address = _address(getattr(connection, "path", None), getattr(connection, "host", None),
-                       getattr(connection, "port", None))
+    address = _address(
+        getattr(connection, "path", None), getattr(connection, "host", None), getattr(connection, "port", None)
+    )
     _servers[address] = state
     service = getattr(getattr(connection, "connection_pool", None), "service_name", None)
     if service is not None:
@@ -101,8 +106,12 @@ def get_redis() -> redis.Redis:
                 client = _clients[key] = _sentinel_client(redis_url.parse(url), timeout)
             elif client is None:
                 pool = redis.ConnectionPool.from_url(
-                    url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                    retry_on_timeout=False, health_check_interval=30, decode_responses=True,
+                    url,
+                    socket_timeout=timeout,
+                    socket_connect_timeout=timeout,
+                    retry_on_timeout=False,
+                    health_check_interval=30,
+                    decode_responses=True,
                     redis_connect_func=_read_server_state,
                 )
                 client = _clients[key] = redis.Redis(connection_pool=pool)
@@ -113,10 +122,17 @@ def _sentinel_client(config: redis_url.SentinelURL, timeout: float) -> redis.Red
     """The Sentinels' current primary: every new connection asks them where it is, reads only go there."""
     sentinel = Sentinel(list(config.sentinels), sentinel_kwargs=config.sentinel_kwargs(timeout))
     pool = SentinelConnectionPool(
-        config.service, sentinel, connection_class=SentinelManagedConnection, is_master=True,
+        config.service,
+        sentinel,
+        connection_class=SentinelManagedConnection,
+        is_master=True,
         redis_connect_func=_read_server_state,
-        socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False,
-        health_check_interval=30, decode_responses=True, **config.server_kwargs(),
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry_on_timeout=False,
+        health_check_interval=30,
+        decode_responses=True,
+        **config.server_kwargs(),
     )
     return redis.Redis(connection_pool=pool)
 

@@ -34,6 +34,7 @@ from django.utils import timezone
 from flowauth import metrics
 from flowauth.errors import RevocationStoreUnavailable
 from tokens import local_cache, selectors
+from tokens.lifetimes import Cutoff, Revocation, cutoff_refuses
 from tokens.redis_client import (
     ServerState,
     get_redis,
@@ -41,7 +42,6 @@ from tokens.redis_client import (
     remember_server_state,
     server_state,
 )
-from tokens.lifetimes import Cutoff, Revocation, cutoff_refuses
 from tokens.settings import token_settings
 
 logger = logging.getLogger("flowauth.revocation")
@@ -90,8 +90,9 @@ class ExtraSet:
     since: int | None = None
 
 
-def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start: int,
-               extra: ExtraSet | None = None) -> bool:
+def is_revoked(
+    *, session_id: str, refresh_jti: str, user_id: str, session_start: int, extra: ExtraSet | None = None
+) -> bool:
     """The verdict: from this process's local cache when it holds one, else one round trip.
 
     See tokens/local_cache.py; with the cache off (or distrusted) this is
@@ -100,8 +101,9 @@ def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start
     """
     cache = local_cache.get()
     if cache is None or extra is not None:
-        return _read_verdict(session_id=session_id, refresh_jti=refresh_jti, user_id=user_id,
-                             session_start=session_start, extra=extra)
+        return _read_verdict(
+            session_id=session_id, refresh_jti=refresh_jti, user_id=user_id, session_start=session_start, extra=extra
+        )
     state = server_state()
     key = (session_id, refresh_jti, user_id, session_start)
     verdict, token = cache.lookup(key)
@@ -109,8 +111,9 @@ def is_revoked(*, session_id: str, refresh_jti: str, user_id: str, session_start
         _LOCAL_HITS.inc()
         return verdict
     _REDIS_READS.inc()
-    revoked = _read_verdict(session_id=session_id, refresh_jti=refresh_jti, user_id=user_id,
-                            session_start=session_start)
+    revoked = _read_verdict(
+        session_id=session_id, refresh_jti=refresh_jti, user_id=user_id, session_start=session_start
+    )
     cache.store(key, revoked, token, (session_key(session_id), refresh_key(refresh_jti), cutoff_key(user_id)))
     return revoked
 
@@ -119,8 +122,9 @@ _LOCAL_HITS = metrics.REVOCATION_VERDICTS.labels(source="local")
 _REDIS_READS = metrics.REVOCATION_VERDICTS.labels(source="redis")
 
 
-def _read_verdict(*, session_id: str, refresh_jti: str, user_id: str, session_start: int,
-                  extra: ExtraSet | None = None) -> bool:
+def _read_verdict(
+    *, session_id: str, refresh_jti: str, user_id: str, session_start: int, extra: ExtraSet | None = None
+) -> bool:
     """One round trip: the marker and the three keys that could refuse the token.
 
     The session's key, its parent refresh token's key and the user's
@@ -169,8 +173,11 @@ def _read_verdict(*, session_id: str, refresh_jti: str, user_id: str, session_st
         by_session, by_refresh, cutoff = _read_after_rebuild(keys[1:])
         if extra is not None:
             extra.since = int(timezone.now().timestamp())  # at least as late as the rebuild just done
-    return (by_session is not None or by_refresh is not None
-            or cutoff_refuses(cutoff, session_id=session_id, session_start=session_start))
+    return (
+        by_session is not None
+        or by_refresh is not None
+        or cutoff_refuses(cutoff, session_id=session_id, session_start=session_start)
+    )
 
 
 # Servers already reported as evicting: one log line per server and policy, not one per request.
@@ -281,8 +288,16 @@ def rebuild() -> int:
             _release_lock(client, lock_token)
             raise
         # Evictions during the rebuild change the epoch: the next check rebuilds again.
-        finished = client.eval(_FINISH_REBUILD, 3, REBUILD_LOCK_KEY, MARKER_KEY, SINCE_KEY, lock_token, state.epoch,
-                               int(timezone.now().timestamp()))
+        finished = client.eval(
+            _FINISH_REBUILD,
+            3,
+            REBUILD_LOCK_KEY,
+            MARKER_KEY,
+            SINCE_KEY,
+            lock_token,
+            state.epoch,
+            int(timezone.now().timestamp()),
+        )
         local_cache.published(client)
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc

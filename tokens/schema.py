@@ -18,8 +18,12 @@ class FlowAuthAuthenticationScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return [
             {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-            {"type": "apiKey", "in": "cookie", "name": cookies.access_cookie_name(),
-             "description": "Cookie mode; writes also need the X-CSRFToken header."},
+            {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": cookies.access_cookie_name(),
+                "description": "Cookie mode; writes also need the X-CSRFToken header.",
+            },
         ]
 
 
@@ -28,8 +32,12 @@ class DjangoSessionScheme(OpenApiAuthenticationExtension):
     name = "sessionCookie"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME,
-                "description": "Session login; writes also need the X-CSRFToken header."}
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.SESSION_COOKIE_NAME,
+            "description": "Session login; writes also need the X-CSRFToken header.",
+        }
 
 
 class IntrospectionClientScheme(OpenApiAuthenticationExtension):

@@ -6,8 +6,8 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
-from tokens.models import RefreshToken, Session, UserCutoff
 from tokens.lifetimes import Cutoff, Revocation, guard_horizon
+from tokens.models import RefreshToken, Session, UserCutoff
 from tokens.settings import token_settings
 
 
@@ -41,8 +41,7 @@ def _revocations(sessions, chunk: int = 2000) -> Iterator[Revocation]:
             return
         ids = [row[0] for row in batch]
         live_jti = dict(
-            RefreshToken.objects.filter(session_id__in=ids, used_at__isnull=True)
-            .values_list("session_id", "jti")
+            RefreshToken.objects.filter(session_id__in=ids, used_at__isnull=True).values_list("session_id", "jti")
         )
         for session_id, revoked_at, expires_at in batch:
             yield Revocation(session_id, revoked_at, expires_at, live_jti.get(session_id))
@@ -84,4 +83,3 @@ def expired_rows(now: datetime | None = None) -> tuple:
 def expired_tombstones(now: datetime | None = None):
     """Cut-offs of deleted users that no access token of theirs can outlive any more."""
     return UserCutoff.objects.filter(user_deleted=True, not_before__lt=guard_horizon(now or timezone.now()))
-

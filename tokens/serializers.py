@@ -25,7 +25,14 @@ class SessionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Session
         fields = [
-            "id", "device_name", "user_agent", "ip_address", "created_at", "last_used_at", "expires_at", "current",
+            "id",
+            "device_name",
+            "user_agent",
+            "ip_address",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "current",
             "bound",
         ]
         read_only_fields = fields
@@ -53,7 +60,6 @@ class WhoAmISerializer(serializers.Serializer):
     user_id = serializers.IntegerField(help_text="The profile's `id`.")
     session_id = serializers.CharField(allow_null=True)
     expires_at = serializers.IntegerField(allow_null=True)
-
 
 
 class JWKSerializer(serializers.Serializer):

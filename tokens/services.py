@@ -26,7 +26,13 @@ from django.utils import timezone
 
 from flowauth import metrics
 from flowauth.errors import (
-    AuthUnavailable, EmailUnverified, FlowAuthError, InvalidDPoPProof, RefreshReused, SessionRevoked, TokenExpired,
+    AuthUnavailable,
+    EmailUnverified,
+    FlowAuthError,
+    InvalidDPoPProof,
+    RefreshReused,
+    SessionRevoked,
+    TokenExpired,
     TokenInvalid,
 )
 from tokens import dpop, events, jwt, lifetimes, revocation, selectors
@@ -62,14 +68,24 @@ class ClientInfo:
 def _pair(row: RefreshToken, session: Session, now: datetime) -> TokenPair:
     bound = dpop.token_claims(session.dpop_jkt)
     refresh = jwt.encode_refresh(
-        jti=row.jti, user_id=row.user_id, session_id=session.id,
-        issued_at=row.issued_at, expires_at=row.expires_at, extra=bound,
+        jti=row.jti,
+        user_id=row.user_id,
+        session_id=session.id,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        extra=bound,
     )
     access, access_exp = jwt.encode_access(
-        user_id=row.user_id, session_id=session.id, refresh_jti=row.jti, session_start=session.created_at,
-        now=now, not_after=session_end(session), extra=bound,
+        user_id=row.user_id,
+        session_id=session.id,
+        refresh_jti=row.jti,
+        session_start=session.created_at,
+        now=now,
+        not_after=session_end(session),
+        extra=bound,
         # From the session row: a refresh carries the login's (or the last /reauth's) time and methods.
-        auth_time=session.auth_time, amr=tuple(session.amr.split()) or ("pwd",),
+        auth_time=session.auth_time,
+        amr=tuple(session.amr.split()) or ("pwd",),
     )
     return TokenPair(access, refresh, session, access_exp, row.expires_at)
 
@@ -85,8 +101,11 @@ def _new_refresh_row(session: Session, now: datetime, replaces: RefreshToken | N
     now = now.replace(microsecond=0)
     expires_at = min(now + token_settings.REFRESH_TOKEN_LIFETIME, session_end(session))
     return RefreshToken.objects.create(
-        user_id=session.user_id, session=session, replaces=replaces,
-        issued_at=now, expires_at=expires_at,
+        user_id=session.user_id,
+        session=session,
+        replaces=replaces,
+        issued_at=now,
+        expires_at=expires_at,
     )
 
 
@@ -110,9 +129,15 @@ def issue_session(user, *, client: ClientInfo = ClientInfo(), amr: tuple[str, ..
     with transaction.atomic():
         now = session_start_after_cutoff(user.pk, timezone.now())
         session = Session.objects.create(
-            user=user, device_name=client.device_name[:100], user_agent=client.user_agent[:400],
-            ip_address=client.ip_address, created_at=now, last_used_at=now, dpop_jkt=client.dpop_jkt,
-            auth_time=now, amr=" ".join(amr),
+            user=user,
+            device_name=client.device_name[:100],
+            user_agent=client.user_agent[:400],
+            ip_address=client.ip_address,
+            created_at=now,
+            last_used_at=now,
+            dpop_jkt=client.dpop_jkt,
+            auth_time=now,
+            amr=" ".join(amr),
             expires_at=now.replace(microsecond=0) + token_settings.SESSION_MAX_AGE,
         )
         row = _new_refresh_row(session, now)
@@ -134,10 +159,7 @@ def rotate_refresh(raw: str, *, client: ClientInfo = ClientInfo()) -> TokenPair:
 def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
     token = jwt.decode(raw, jwt.RefreshToken)
     now = timezone.now()
-    row = (
-        RefreshToken.objects.select_related("session", "user")
-        .filter(jti=token["jti"]).first()
-    )
+    row = RefreshToken.objects.select_related("session", "user").filter(jti=token["jti"]).first()
     if row is None or str(row.user_id) != token[jwt.USER_ID_CLAIM] or row.session_id != token[jwt.SESSION_CLAIM]:
         raise TokenInvalid()
     # A bound session refreshes only with a proof by its key (RFC 9449 section 5); nothing is used up otherwise.
@@ -160,13 +182,19 @@ def _rotate_refresh(raw: str, client: ClientInfo) -> TokenPair:
         revoke_session(row.session, reason=RevokeReason.REUSE)
         metrics.REUSE_DETECTIONS.inc()
         events.record(
-            events.Kind.REUSE_DETECTED, user=row.user, session_id=row.session_id,
-            ip_address=client.ip_address, user_agent=client.user_agent,
+            events.Kind.REUSE_DETECTED,
+            user=row.user,
+            session_id=row.session_id,
+            ip_address=client.ip_address,
+            user_agent=client.user_agent,
         )
         events.reuse_detected.send(sender=RefreshToken, user=row.user, client=client)  # the user is told by email
         logger.warning(
             "refresh reuse detected user=%s session=%s jti=%s ip=%s",
-            row.user_id, row.session_id, row.jti, client.ip_address,
+            row.user_id,
+            row.session_id,
+            row.jti,
+            client.ip_address,
         )
         raise RefreshReused() from None
 
@@ -183,15 +211,13 @@ def _rotate(row: RefreshToken, now: datetime) -> TokenPair:
     """
     session = row.session
     with transaction.atomic():
-        claimed = Session.objects.filter(
-            pk=session.pk, revoked_at__isnull=True, expires_at__gt=now
-        ).update(last_used_at=now)
+        claimed = Session.objects.filter(pk=session.pk, revoked_at__isnull=True, expires_at__gt=now).update(
+            last_used_at=now
+        )
         if not claimed:
             session.refresh_from_db()
             raise SessionRevoked() if session.is_revoked else TokenExpired()
-        won = RefreshToken.objects.filter(
-            pk=row.pk, used_at__isnull=True, is_revoked=False
-        ).update(used_at=now)
+        won = RefreshToken.objects.filter(pk=row.pk, used_at__isnull=True, is_revoked=False).update(used_at=now)
         if won:
             successor = _new_refresh_row(session, now, replaces=row)
             return _pair(successor, session, now)
@@ -209,9 +235,7 @@ def _grace_successor(row: RefreshToken, now: datetime) -> RefreshToken | None:
     grace = token_settings.REFRESH_GRACE_SECONDS
     if not grace or row.used_at is None or now > row.used_at + grace:
         return None
-    return RefreshToken.objects.filter(
-        replaces=row, used_at__isnull=True, is_revoked=False
-    ).first()
+    return RefreshToken.objects.filter(replaces=row, used_at__isnull=True, is_revoked=False).first()
 
 
 def revoke_session(session: Session, *, reason: str, actor=None) -> None:
@@ -255,8 +279,9 @@ def _log_ended(ended: int, reason: str, actor) -> None:
         logger.info("sessions revoked count=%d reason=%s actor=%s", ended, reason, getattr(actor, "pk", None))
 
 
-def end_access_for_users(user_ids, *, reason: str, actor=None, keep_session_id: str = "",
-                         user_deleted: bool = False) -> int:
+def end_access_for_users(
+    user_ids, *, reason: str, actor=None, keep_session_id: str = "", user_deleted: bool = False
+) -> int:
     """Refuse every credential of each user that started until now, on every server, from the next request on.
 
     Sets each user's cut-off (a row and one Redis key per user, whatever the
@@ -275,7 +300,8 @@ def end_access_for_users(user_ids, *, reason: str, actor=None, keep_session_id: 
         cutoffs = _set_cutoffs(user_ids, reason=reason, keep_session_id=keep_session_id, user_deleted=user_deleted)
         ended_ids = list(
             Session.objects.filter(user_id__in=user_ids, revoked_at__isnull=True)
-            .exclude(pk=keep_session_id).values_list("pk", flat=True)
+            .exclude(pk=keep_session_id)
+            .values_list("pk", flat=True)
         )
         ended = _end_session_rows(ended_ids, reason=reason, actor=actor)
         revocation.write((), cutoffs=cutoffs)
@@ -287,17 +313,24 @@ def _set_cutoffs(user_ids: list[str], *, reason: str, keep_session_id: str, user
     now = timezone.now()
     # Never before a session the user already has: a server whose clock runs ahead made it.
     latest = {
-        str(user_id): started for user_id, started in
-        Session.objects.filter(user_id__in=user_ids).values("user_id")
-        .annotate(latest=Max("created_at")).values_list("user_id", "latest")
+        str(user_id): started
+        for user_id, started in Session.objects.filter(user_id__in=user_ids)
+        .values("user_id")
+        .annotate(latest=Max("created_at"))
+        .values_list("user_id", "latest")
     }
     cutoffs = []
     for user_id in user_ids:
         not_before = max(now, latest.get(user_id) or now)
-        UserCutoff.objects.update_or_create(user_id=user_id, defaults={
-            "not_before": not_before, "keep_session_id": keep_session_id, "reason": reason,
-            "user_deleted": user_deleted,
-        })
+        UserCutoff.objects.update_or_create(
+            user_id=user_id,
+            defaults={
+                "not_before": not_before,
+                "keep_session_id": keep_session_id,
+                "reason": reason,
+                "user_deleted": user_deleted,
+            },
+        )
         cutoffs.append(lifetimes.Cutoff(user_id, not_before, keep_session_id))
     return cutoffs
 
@@ -321,8 +354,10 @@ def end_access_of_inactive_users() -> int:
     from django.contrib.auth import get_user_model
 
     user_ids = list(
-        Session.objects.live().filter(user__in=get_user_model().objects.filter(is_active=False))
-        .values_list("user_id", flat=True).distinct()
+        Session.objects.live()
+        .filter(user__in=get_user_model().objects.filter(is_active=False))
+        .values_list("user_id", flat=True)
+        .distinct()
     )
     return end_access_for_users(user_ids, reason=RevokeReason.DEACTIVATION)
 

@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from flowauth.openapi import ACCESS_CODES, errors
-
 from tokens import selectors, services
 from tokens.models import RevokeReason
 from tokens.serializers import SessionSerializer

@@ -46,7 +46,7 @@ def parse(buf: bytes | bytearray, pos: int = 0):
     end = buf.find(b"\r\n", pos)
     if end < 0:
         raise Incomplete()
-    kind, line, after = buf[pos:pos + 1], bytes(buf[pos + 1:end]), end + 2
+    kind, line, after = buf[pos : pos + 1], bytes(buf[pos + 1 : end]), end + 2
     if kind in (b"+", b"(", b","):
         return line.decode("utf-8", "replace"), after
     if kind == b"-":
@@ -63,7 +63,7 @@ def parse(buf: bytes | bytearray, pos: int = 0):
             return None, after
         if len(buf) < after + size + 2:
             raise Incomplete()
-        return bytes(buf[after:after + size]).decode("utf-8", "replace"), after + size + 2
+        return bytes(buf[after : after + size]).decode("utf-8", "replace"), after + size + 2
     if kind in (b"*", b">", b"~", b"%", b"|"):
         count = int(line)
         if count < 0:
@@ -123,7 +123,7 @@ class TrackingConnection:
             except Incomplete:
                 chunk = self.sock.recv(65536)
                 if not chunk:
-                    raise TrackingError("connection closed during setup")
+                    raise TrackingError("connection closed during setup") from None
                 self.buffer += chunk
                 continue
             del self.buffer[:pos]

@@ -5,11 +5,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
 from flowauth.throttles import RefreshIPThrottle
 from tokens import cookies, django_sessions, dpop, jwt, keys, services
 from tokens.models import RevokeReason, Session
-from tokens.settings import token_settings
-from flowauth.openapi import ACCESS_CODES, cookie_mode_header, errors
 from tokens.serializers import (
     JWKSSerializer,
     LogoutRequestSerializer,
@@ -17,6 +16,7 @@ from tokens.serializers import (
     TokenPairResponseSerializer,
     WhoAmISerializer,
 )
+from tokens.settings import token_settings
 
 ENDED = OpenApiResponse(description="Ended; in cookie mode both token cookies are cleared.")
 
@@ -38,11 +38,22 @@ class RefreshView(APIView):
     throttle_classes = [RefreshIPThrottle]
 
     @extend_schema(
-        request=RefreshRequestSerializer, parameters=[cookie_mode_header()],
+        request=RefreshRequestSerializer,
+        parameters=[cookie_mode_header()],
         description="In cookie mode the body may be empty: the refresh cookie is read (CSRF-checked).",
-        responses={200: TokenPairResponseSerializer,
-                   **errors(400, 403, "token_expired", "token_invalid", "session_revoked", "refresh_reused",
-                            "throttled", "auth_unavailable")},
+        responses={
+            200: TokenPairResponseSerializer,
+            **errors(
+                400,
+                403,
+                "token_expired",
+                "token_invalid",
+                "session_revoked",
+                "refresh_reused",
+                "throttled",
+                "auth_unavailable",
+            ),
+        },
     )
     def post(self, request):
         from_cookie = "refresh" not in request.data and cookies.refresh_cookie_name() in request.COOKIES
@@ -64,8 +75,11 @@ class RefreshView(APIView):
 class LogoutView(APIView):
     """Ends the session of the access token used; 204 only once Redis refuses it."""
 
-    @extend_schema(request=LogoutRequestSerializer, parameters=[cookie_mode_header()],
-                   responses={204: ENDED, **errors(400, 403, *ACCESS_CODES)})
+    @extend_schema(
+        request=LogoutRequestSerializer,
+        parameters=[cookie_mode_header()],
+        responses={204: ENDED, **errors(400, 403, *ACCESS_CODES)},
+    )
     def post(self, request):
         LogoutRequestSerializer(data=request.data).is_valid(raise_exception=True)
         response = Response(status=status.HTTP_204_NO_CONTENT)
@@ -82,8 +96,9 @@ class LogoutView(APIView):
 class LogoutAllView(APIView):
     """Ends every credential of the user, this one included: tokens, cookies, session and admin logins."""
 
-    @extend_schema(request=None, parameters=[cookie_mode_header()],
-                   responses={204: ENDED, **errors(403, *ACCESS_CODES)})
+    @extend_schema(
+        request=None, parameters=[cookie_mode_header()], responses={204: ENDED, **errors(403, *ACCESS_CODES)}
+    )
     def post(self, request):
         services.revoke_all_for_user_id(request.user.id, reason=RevokeReason.LOGOUT_ALL)
         response = Response(status=status.HTTP_204_NO_CONTENT)
@@ -97,8 +112,10 @@ class LogoutAllView(APIView):
 class LogoutOthersView(APIView):
     """Ends every other credential of the user (sessions, session and admin logins); this one stays."""
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Every other credential ended."),
-                                            **errors(403, *ACCESS_CODES)})
+    @extend_schema(
+        request=None,
+        responses={204: OpenApiResponse(description="Every other credential ended."), **errors(403, *ACCESS_CODES)},
+    )
     def post(self, request):
         if isinstance(request.auth, jwt.AccessToken):
             keep = request.user.session_id
@@ -116,12 +133,13 @@ class WhoAmIView(APIView):
         token = request.auth
         if not isinstance(token, jwt.AccessToken):  # a Django session: no token session
             return Response({"user_id": request.user.id, "session_id": None, "expires_at": None})
-        return Response({
-            "user_id": jwt.user_id_value(token["user_id"]),
-            "session_id": request.user.session_id,
-            "expires_at": token["exp"],
-        })
-
+        return Response(
+            {
+                "user_id": jwt.user_id_value(token["user_id"]),
+                "session_id": request.user.session_id,
+                "expires_at": token["exp"],
+            }
+        )
 
 
 class JWKSView(APIView):

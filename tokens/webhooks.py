@@ -47,8 +47,10 @@ def signed_request(delivery: WebhookDelivery) -> urllib.request.Request:
     now = timezone.now()
     signature = Webhook(settings.WEBHOOK_SECRET).sign(delivery.message_id, now, body)
     headers = {
-        "Content-Type": "application/json", "User-Agent": "FlowAuth-Webhooks",
-        "webhook-id": delivery.message_id, "webhook-timestamp": str(int(now.timestamp())),
+        "Content-Type": "application/json",
+        "User-Agent": "FlowAuth-Webhooks",
+        "webhook-id": delivery.message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
     }
     return urllib.request.Request(delivery.url, data=body.encode(), headers=headers, method="POST")
@@ -71,11 +73,15 @@ def deliver(delivery_id: str) -> None:
     delivery.last_status_code, delivery.last_error = status_code, error[:200]
     if status_code is not None and 200 <= status_code < 300:
         delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
-            WebhookDelivery.Status.DELIVERED, timezone.now(), None)
+            WebhookDelivery.Status.DELIVERED,
+            timezone.now(),
+            None,
+        )
     elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
-        logger.warning("webhook failed event=%s delivery=%s attempts=%d", delivery.event_type, delivery.pk,
-                       delivery.attempts)
+        logger.warning(
+            "webhook failed event=%s delivery=%s attempts=%d", delivery.event_type, delivery.pk, delivery.attempts
+        )
     else:
         delivery.next_attempt_at = timezone.now() + backoff(delivery.attempts)
         deliver.using(run_after=delivery.next_attempt_at).enqueue(str(delivery.pk))

@@ -9,34 +9,59 @@ import accounts.models_recovery
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_normalize_emails'),
+        ("accounts", "0002_normalize_emails"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='email_verified',
+            model_name="user",
+            name="email_verified",
             field=models.BooleanField(default=False),
         ),
         migrations.CreateModel(
-            name='VerificationCode',
+            name="VerificationCode",
             fields=[
-                ('id', models.CharField(default=accounts.models_recovery.new_code_id, editable=False, max_length=32, primary_key=True, serialize=False)),
-                ('purpose', models.CharField(choices=[('password_reset', 'Password reset'), ('verify_email', 'Email verification'), ('change_email', 'Email change')], max_length=20)),
-                ('code_hash', models.CharField(max_length=64)),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('new_email', models.EmailField(blank=True, max_length=254)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('dead', models.BooleanField(default=False)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='verification_codes', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.CharField(
+                        default=accounts.models_recovery.new_code_id,
+                        editable=False,
+                        max_length=32,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[
+                            ("password_reset", "Password reset"),
+                            ("verify_email", "Email verification"),
+                            ("change_email", "Email change"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("code_hash", models.CharField(max_length=64)),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("new_email", models.EmailField(blank=True, max_length=254)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                ("dead", models.BooleanField(default=False)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="verification_codes",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['user', 'purpose'], name='accounts_code_user_purpose')],
+                "indexes": [models.Index(fields=["user", "purpose"], name="accounts_code_user_purpose")],
             },
         ),
     ]

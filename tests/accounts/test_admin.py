@@ -177,8 +177,11 @@ def test_a_revoked_session_cannot_be_flipped_back(api, superuser, alice_tokens):
     revoke_post(client, SESSIONS, [sid(alice_tokens)])
     change_url = f"{SESSIONS}{sid(alice_tokens)}/change/"
     form = {
-        "revoked_at_0": "", "revoked_at_1": "", "revoke_reason": "",
-        "refresh_tokens-TOTAL_FORMS": "1", "refresh_tokens-INITIAL_FORMS": "1",
+        "revoked_at_0": "",
+        "revoked_at_1": "",
+        "revoke_reason": "",
+        "refresh_tokens-TOTAL_FORMS": "1",
+        "refresh_tokens-INITIAL_FORMS": "1",
         "refresh_tokens-0-is_revoked": "",
     }
     assert client.post(change_url, form).status_code == 403
@@ -250,9 +253,15 @@ def test_staff_password_change_with_redis_down_changes_nothing(api, superuser, u
 def test_staff_deactivating_a_user_ends_every_session(api, superuser, user, alice_tokens):
     client = admin_client(superuser)
     form = {
-        "email": user.email, "username": "", "first_name": "", "last_name": "", "is_staff": "",
-        "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
-        "initial-date_joined_0": "2026-01-01", "initial-date_joined_1": "00:00:00",
+        "email": user.email,
+        "username": "",
+        "first_name": "",
+        "last_name": "",
+        "is_staff": "",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "initial-date_joined_0": "2026-01-01",
+        "initial-date_joined_1": "00:00:00",
     }
     response = client.post(f"{USERS}{user.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:3000]

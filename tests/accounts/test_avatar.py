@@ -87,11 +87,11 @@ def pixel_flood() -> bytes:
     # A small PNG whose header declares 50000x50000 pixels.
     data = bytearray(image_bytes("PNG", size=(1, 1)))
     ihdr = data.index(b"IHDR") + 4
-    data[ihdr:ihdr + 8] = (50000).to_bytes(4, "big") + (50000).to_bytes(4, "big")
+    data[ihdr : ihdr + 8] = (50000).to_bytes(4, "big") + (50000).to_bytes(4, "big")
     import zlib
 
-    crc = zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])) & 0xFFFFFFFF
-    data[ihdr + 13:ihdr + 17] = crc.to_bytes(4, "big")
+    crc = zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])) & 0xFFFFFFFF
+    data[ihdr + 13 : ihdr + 17] = crc.to_bytes(4, "big")
     return bytes(data)
 
 
@@ -99,15 +99,18 @@ SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>ale
 GIF_HTML_POLYGLOT = b"GIF89a/*<html><script>alert(1)</script></html>*/=1;"
 
 
-@pytest.mark.parametrize("data,message", [
-    (b"just some text, not an image", "is not a PNG, JPEG, WebP or GIF image"),
-    (SVG, "is not a PNG, JPEG, WebP or GIF image"),
-    (GIF_HTML_POLYGLOT, "is not a PNG, JPEG, WebP or GIF image"),
-    (image_bytes("BMP"), "is not a PNG, JPEG, WebP or GIF image"),
-    (image_bytes("PNG")[:60], "damaged or incomplete"),
-    (pixel_flood(), "larger than 4096x4096 pixels"),
-    (image_bytes("PNG", size=(4097, 1)), "larger than 4096x4096 pixels"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"just some text, not an image", "is not a PNG, JPEG, WebP or GIF image"),
+        (SVG, "is not a PNG, JPEG, WebP or GIF image"),
+        (GIF_HTML_POLYGLOT, "is not a PNG, JPEG, WebP or GIF image"),
+        (image_bytes("BMP"), "is not a PNG, JPEG, WebP or GIF image"),
+        (image_bytes("PNG")[:60], "damaged or incomplete"),
+        (pixel_flood(), "larger than 4096x4096 pixels"),
+        (image_bytes("PNG", size=(4097, 1)), "larger than 4096x4096 pixels"),
+    ],
+)
 def test_refuses_what_is_not_a_small_allowed_image(api, access, user, data, message):
     response = upload(api, access, data)
     assert response.status_code == 400, response.content
@@ -153,8 +156,9 @@ def test_real_server_serves_avatars_with_nosniff(transactional_db, api, user, tm
     with servers.gunicorn(workers=1, threads=2, MEDIA_ROOT=str(media)) as base:
         tokens = httpx.post(f"{base}/api/auth/login", json={"email": user.email, "password": PASSWORD}).json()
         files = {"avatar": ("x.gif", image_bytes("GIF"), "image/gif")}
-        uploaded = httpx.post(f"{base}/api/auth/profile/avatar", files=files,
-                              headers={"Authorization": f"Bearer {tokens['access']}"})
+        uploaded = httpx.post(
+            f"{base}/api/auth/profile/avatar", files=files, headers={"Authorization": f"Bearer {tokens['access']}"}
+        )
         assert uploaded.status_code == 200, uploaded.text
         served = httpx.get(uploaded.json()["avatar_url"])
     assert served.status_code == 200

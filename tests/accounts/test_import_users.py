@@ -22,8 +22,16 @@ def _hash(password: str = OLD_PASSWORD, prefix: bytes = b"2b") -> str:
 
 
 def _row(email: str, **extra) -> dict:
-    return {"email": email, "password_hash": _hash(), "username": "u", "first_name": "Ada", "last_name": "L",
-            "is_active": True, "date_joined": "2019-05-01T10:00:00Z", **extra}
+    return {
+        "email": email,
+        "password_hash": _hash(),
+        "username": "u",
+        "first_name": "Ada",
+        "last_name": "L",
+        "is_active": True,
+        "date_joined": "2019-05-01T10:00:00Z",
+        **extra,
+    }
 
 
 def _run(path, *args) -> tuple[str, str]:

@@ -25,7 +25,8 @@ def test_login_records_the_device_on_the_session(api, user):
     api.post(
         "/api/auth/login",
         {"email": user.email, "password": PASSWORD, "device_name": "Pixel 9"},
-        format="json", HTTP_USER_AGENT="FlowApp/2.1",
+        format="json",
+        HTTP_USER_AGENT="FlowApp/2.1",
     )
     session = user.auth_sessions.get()
     assert (session.device_name, session.user_agent, session.ip_address) == ("Pixel 9", "FlowApp/2.1", "127.0.0.1")
@@ -75,7 +76,9 @@ def test_password_over_72_bytes_for_a_bcrypt_user_is_401_not_500(api):
     assert error_code(response) == "invalid_credentials"
 
 
-@pytest.mark.parametrize("body", [{}, {"email": "a@b.c"}, {"email": None, "password": None}, {"email": 1, "password": []}])
+@pytest.mark.parametrize(
+    "body", [{}, {"email": "a@b.c"}, {"email": None, "password": None}, {"email": 1, "password": []}]
+)
 def test_malformed_login_bodies_are_400(api, body):
     response = api.post("/api/auth/login", body, format="json")
     assert response.status_code == 400

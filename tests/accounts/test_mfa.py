@@ -5,7 +5,7 @@ django-otp), at times set through the clock seam (time_machine).
 """
 
 import json
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
@@ -21,7 +21,7 @@ from tokens.models import AuthEvent, Session
 pytestmark = pytest.mark.django_db
 
 # A step boundary (a multiple of 30 s) well in the future of the data: every test starts here.
-T0 = datetime(2031, 5, 4, 10, 0, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2031, 5, 4, 10, 0, 0, tzinfo=UTC)
 STEP = timedelta(seconds=30)
 
 
@@ -41,8 +41,12 @@ def enrol(api, email: str) -> dict:
     started = api.post("/api/auth/mfa/totp", **bearer(tokens["access"]))
     assert started.status_code == 200, started.content
     secret = started.json()["secret"]
-    confirmed = api.post("/api/auth/mfa/totp/confirm", {"code": code_at(secret, timezone.now())}, format="json",
-                         **bearer(tokens["access"]))
+    confirmed = api.post(
+        "/api/auth/mfa/totp/confirm",
+        {"code": code_at(secret, timezone.now())},
+        format="json",
+        **bearer(tokens["access"]),
+    )
     assert confirmed.status_code == 200, confirmed.content
     return {**tokens, "secret": secret, "recovery_codes": confirmed.json()["recovery_codes"]}
 
@@ -207,8 +211,9 @@ def test_five_wrong_codes_kill_the_mfa_token(api, user, clock, settings):
     clock.shift(10 * STEP)
     mfa_token = first_step(api, user.email)
     for _ in range(settings.MFA_TOKEN_MAX_TRIES):
-        wrong = second_step(api, mfa_token, "000000" if code_at(enrolled["secret"], timezone.now()) != "000000"
-                            else "111111")
+        wrong = second_step(
+            api, mfa_token, "000000" if code_at(enrolled["secret"], timezone.now()) != "000000" else "111111"
+        )
         assert wrong.status_code == 400 and error_code(wrong) == "invalid_code"
     right = second_step(api, mfa_token, code_at(enrolled["secret"], timezone.now()))
     assert right.status_code == 400 and error_code(right) == "invalid_code"
@@ -224,8 +229,10 @@ def test_the_mfa_token_is_bound_to_the_first_steps_client(api, user, clock):
     elsewhere = second_step(api, mfa_token, code_at(enrolled["secret"], timezone.now()), HTTP_USER_AGENT="other/2")
     assert elsewhere.status_code == 400 and error_code(elsewhere) == "invalid_code"
     # Dead now, even for the right client.
-    assert second_step(api, mfa_token, code_at(enrolled["secret"], timezone.now()),
-                       HTTP_USER_AGENT="phone/1").status_code == 400
+    assert (
+        second_step(api, mfa_token, code_at(enrolled["secret"], timezone.now()), HTTP_USER_AGENT="phone/1").status_code
+        == 400
+    )
 
     other_ip = first_step(api, user.email, REMOTE_ADDR="10.0.0.1")
     moved = second_step(api, other_ip, code_at(enrolled["secret"], timezone.now()), REMOTE_ADDR="10.0.0.2")
@@ -300,13 +307,18 @@ def test_cookie_mode_second_step_sets_cookies(api, user, clock):
 
 
 def test_sensitive_operations_need_a_recent_authentication_and_refresh_does_not_make_it_recent(
-        api, user, clock, settings):
+    api, user, clock, settings
+):
     tokens = login(api, user.email)
     clock.shift(timedelta(seconds=settings.REAUTH_MAX_AGE + 1))
     refreshed = api.post("/api/auth/refresh", {"refresh": tokens["refresh"]}, format="json").json()
-    for method, path in [("post", "/api/auth/mfa/totp"), ("post", "/api/auth/mfa/totp/confirm"),
-                         ("delete", "/api/auth/mfa/totp"), ("post", "/api/auth/mfa/recovery-codes"),
-                         ("get", "/api/auth/mfa/totp/qr")]:
+    for method, path in [
+        ("post", "/api/auth/mfa/totp"),
+        ("post", "/api/auth/mfa/totp/confirm"),
+        ("delete", "/api/auth/mfa/totp"),
+        ("post", "/api/auth/mfa/recovery-codes"),
+        ("get", "/api/auth/mfa/totp/qr"),
+    ]:
         response = getattr(api, method)(path, {"code": "123456"}, format="json", **bearer(refreshed["access"]))
         assert response.status_code == 403 and error_code(response) == "reauth_required", path
     assert not TOTPDevice.objects.filter(user=user).exists()
@@ -337,11 +349,19 @@ def test_reauth_refuses_a_wrong_password_and_needs_the_code_of_a_user_with_a_fac
     missing = api.post("/api/auth/reauth", {"password": PASSWORD}, format="json", **bearer(enrolled["access"]))
     assert missing.status_code == 400 and error_code(missing) == "invalid_code"
     clock.shift(STEP)
-    ok = api.post("/api/auth/reauth", {"password": PASSWORD, "code": code_at(enrolled["secret"], timezone.now())},
-                  format="json", **bearer(enrolled["access"]))
+    ok = api.post(
+        "/api/auth/reauth",
+        {"password": PASSWORD, "code": code_at(enrolled["secret"], timezone.now())},
+        format="json",
+        **bearer(enrolled["access"]),
+    )
     assert ok.status_code == 200 and claims(ok.json()["access"])["amr"] == ["pwd", "otp"]
-    replay = api.post("/api/auth/reauth", {"password": PASSWORD, "code": code_at(enrolled["secret"], timezone.now())},
-                      format="json", **bearer(ok.json()["access"]))
+    replay = api.post(
+        "/api/auth/reauth",
+        {"password": PASSWORD, "code": code_at(enrolled["secret"], timezone.now())},
+        format="json",
+        **bearer(ok.json()["access"]),
+    )
     assert replay.status_code == 400 and error_code(replay) == "invalid_code"
 
 
@@ -392,8 +412,12 @@ def test_a_new_enrolment_replaces_the_factor_only_once_confirmed(api, user, cloc
     # The old factor still signs in while the new one is pending.
     assert second_step(api, first_step(api, user.email), code_at(enrolled["secret"], timezone.now())).status_code == 200
     clock.shift(STEP)
-    api.post("/api/auth/mfa/totp/confirm", {"code": code_at(started["secret"], timezone.now())}, format="json",
-             **bearer(enrolled["access"]))
+    api.post(
+        "/api/auth/mfa/totp/confirm",
+        {"code": code_at(started["secret"], timezone.now())},
+        format="json",
+        **bearer(enrolled["access"]),
+    )
     clock.shift(STEP)
     old = second_step(api, first_step(api, user.email), code_at(enrolled["secret"], timezone.now()))
     assert old.status_code == 400
@@ -410,19 +434,24 @@ def test_session_login_takes_two_steps_for_a_user_with_a_factor(user, clock):
     clock.shift(STEP)
     browser = APIClient(enforce_csrf_checks=True)
     csrf = browser.get("/api/auth/csrf").json()["csrf_token"]
-    first = browser.post("/api/session/login", {"email": user.email, "password": PASSWORD}, format="json",
-                         HTTP_X_CSRFTOKEN=csrf)
+    first = browser.post(
+        "/api/session/login", {"email": user.email, "password": PASSWORD}, format="json", HTTP_X_CSRFTOKEN=csrf
+    )
     assert first.status_code == 401 and error_code(first) == "mfa_required"
     assert "sessionid" not in first.cookies or not first.cookies["sessionid"].value
     mfa_token = first.json()["mfa_token"]
     # An API-door token does not finish the session door, nor the other way round.
     assert second_step(browser, mfa_token, "123456", HTTP_X_CSRFTOKEN=csrf).status_code == 400
-    wrong = browser.post("/api/session/login/mfa", {"mfa_token": mfa_token, "code": "000000"}, format="json",
-                         HTTP_X_CSRFTOKEN=csrf)
+    wrong = browser.post(
+        "/api/session/login/mfa", {"mfa_token": mfa_token, "code": "000000"}, format="json", HTTP_X_CSRFTOKEN=csrf
+    )
     assert wrong.status_code == 400 and error_code(wrong) == "invalid_code"
-    done = browser.post("/api/session/login/mfa", {"mfa_token": mfa_token,
-                                                   "code": code_at(enrolled["secret"], timezone.now())},
-                        format="json", HTTP_X_CSRFTOKEN=csrf)
+    done = browser.post(
+        "/api/session/login/mfa",
+        {"mfa_token": mfa_token, "code": code_at(enrolled["secret"], timezone.now())},
+        format="json",
+        HTTP_X_CSRFTOKEN=csrf,
+    )
     assert done.status_code == 200, done.content
     assert done.json()["user"]["email"] == user.email
     assert browser.session.get("_flowauth_amr") == "pwd otp"
@@ -442,8 +471,12 @@ def test_the_session_second_step_is_csrf_checked(user, clock):
 
 @pytest.mark.throttles
 def test_second_step_failures_count_against_the_accounts_login_budget(api, user, clock, settings):
-    settings.FLOWAUTH_THROTTLE_RATES = {**settings.FLOWAUTH_THROTTLE_RATES, "login_ip": "1000/min",
-                                        "login_email": "5/min", "password_user": "1000/min"}
+    settings.FLOWAUTH_THROTTLE_RATES = {
+        **settings.FLOWAUTH_THROTTLE_RATES,
+        "login_ip": "1000/min",
+        "login_email": "5/min",
+        "password_user": "1000/min",
+    }
     enrolled = enrol(api, user.email)  # one login of the five
     clock.shift(STEP)
     mfa_token = first_step(api, user.email)  # two
@@ -458,8 +491,12 @@ def test_adding_a_factor_ends_the_users_session_logins_too(api, user, clock):
 
     browser = APIClient(enforce_csrf_checks=True)
     csrf = browser.get("/api/auth/csrf").json()["csrf_token"]
-    assert browser.post("/api/session/login", {"email": user.email, "password": PASSWORD}, format="json",
-                        HTTP_X_CSRFTOKEN=csrf).status_code == 200
+    assert (
+        browser.post(
+            "/api/session/login", {"email": user.email, "password": PASSWORD}, format="json", HTTP_X_CSRFTOKEN=csrf
+        ).status_code
+        == 200
+    )
     clock.shift(timedelta(seconds=1))
     enrol(api, user.email)
     csrf = browser.cookies["csrftoken"].value
@@ -473,6 +510,7 @@ def test_a_live_session_login_answers_logout_204(user, clock):
 
     browser = APIClient(enforce_csrf_checks=True)
     csrf = browser.get("/api/auth/csrf").json()["csrf_token"]
-    browser.post("/api/session/login", {"email": user.email, "password": PASSWORD}, format="json",
-                 HTTP_X_CSRFTOKEN=csrf)
+    browser.post(
+        "/api/session/login", {"email": user.email, "password": PASSWORD}, format="json", HTTP_X_CSRFTOKEN=csrf
+    )
     assert browser.post("/api/session/logout", HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value).status_code == 204

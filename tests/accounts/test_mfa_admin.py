@@ -11,8 +11,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import mfa
 from accounts.models import User
-from tests.helpers import PASSWORD, bearer, error_code, login, make_user
 from tests.accounts.test_mfa import STEP, T0, code_at, enrol, first_step, second_step
+from tests.helpers import PASSWORD, bearer, error_code, login, make_user
 from tokens.models import AuthEvent
 
 pytestmark = pytest.mark.django_db
@@ -32,8 +32,7 @@ def root(db):
 
 
 def admin_first_step(client: Client, email: str):
-    return client.post("/admin/login/?next=/admin/", {"username": email, "password": PASSWORD,
-                                                      "next": "/admin/"})
+    return client.post("/admin/login/?next=/admin/", {"username": email, "password": PASSWORD, "next": "/admin/"})
 
 
 def mfa_token_in(response) -> str:
@@ -69,8 +68,9 @@ def test_the_admin_login_takes_a_code_in_a_second_step(api, root, clock):
     token = mfa_token_in(first)
     wrong = client.post("/admin/login/?next=/admin/", {"mfa_token": token, "code": "000000", "next": "/admin/"})
     assert wrong.status_code == 400 and b"invalid or has expired" in wrong.content
-    right = client.post("/admin/login/?next=/admin/", {"mfa_token": token, "code": code_at(secret, timezone.now()),
-                                                       "next": "/admin/"})
+    right = client.post(
+        "/admin/login/?next=/admin/", {"mfa_token": token, "code": code_at(secret, timezone.now()), "next": "/admin/"}
+    )
     assert right.status_code == 302 and right["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
     # A replay of the same step's code cannot open a second admin session.
@@ -86,8 +86,9 @@ def test_an_admin_second_step_cannot_redirect_off_site(api, root, clock):
     clock.shift(STEP)
     client = Client()
     token = mfa_token_in(admin_first_step(client, root.email))
-    response = client.post("/admin/login/", {"mfa_token": token, "code": code_at(secret, timezone.now()),
-                                             "next": "https://evil.example/"})
+    response = client.post(
+        "/admin/login/", {"mfa_token": token, "code": code_at(secret, timezone.now()), "next": "https://evil.example/"}
+    )
     assert response.status_code == 302 and response["Location"] == "/admin/"
 
 
@@ -179,8 +180,13 @@ def test_mfa_required_for_staff_defaults_on_when_debug_is_off():
     env.pop("MFA_REQUIRED_FOR_STAFF", None)
     results = {}
     for debug in ("0", "1"):
-        out = subprocess.run([sys.executable, "-c", "import django; django.setup(); " + code],
-                             env={**env, "DEBUG": debug}, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup(); " + code],
+            env={**env, "DEBUG": debug},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results[debug] = out.stdout.strip().splitlines()[-1]
     assert results == {"0": "True", "1": "False"}
 

@@ -8,17 +8,29 @@ import time_machine
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
+from tests.accounts.test_mfa import T0, enrol, first_step
 from tests.helpers import bearer, make_user
 from tests.system.test_input_classes import ODD_STRINGS
-from tests.accounts.test_mfa import T0, enrol, first_step
 
 pytestmark = pytest.mark.django_db
 
 JSON_VALUES = {
-    "null": None, "true": True, "false": False, "zero": 0, "int": 123456, "float": 1.5, "huge_int": 10 ** 40,
-    "empty": "", "spaces": "      ", "list": ["123456"], "object": {"code": "123456"},
-    "fullwidth_digits": "\uff11\uff12\uff13\uff14\uff15\uff16", "arabic_digits": "\u0661\u0662\u0663\u0664\u0665\u0666",
-    "underscored": "12_345", "signed": "+12345", "long_digits": "1" * 100,
+    "null": None,
+    "true": True,
+    "false": False,
+    "zero": 0,
+    "int": 123456,
+    "float": 1.5,
+    "huge_int": 10**40,
+    "empty": "",
+    "spaces": "      ",
+    "list": ["123456"],
+    "object": {"code": "123456"},
+    "fullwidth_digits": "\uff11\uff12\uff13\uff14\uff15\uff16",
+    "arabic_digits": "\u0661\u0662\u0663\u0664\u0665\u0666",
+    "underscored": "12_345",
+    "signed": "+12345",
+    "long_digits": "1" * 100,
     **ODD_STRINGS,
 }
 NON_OBJECT_BODIES = ["[]", '"code"', "1", "null", "true", "[{}]", "{", "\x00", ""]
@@ -81,8 +93,10 @@ def test_every_field_with_every_json_type_and_odd_code_point_is_a_clean_4xx(setu
                 if operation in ("totp_confirm", "login_mfa", "session_login_mfa", "reauth"):
                     assert response.status_code >= 400, (operation, field, name)
             missing = {k: v for k, v in valid.items() if k != field}
-            _assert_clean(_send(client, method, path, json.dumps(missing), _headers(client, kind, enrolled)),
-                          (operation, field, "missing"))
+            _assert_clean(
+                _send(client, method, path, json.dumps(missing), _headers(client, kind, enrolled)),
+                (operation, field, "missing"),
+            )
 
 
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
@@ -103,7 +117,12 @@ def test_odd_input_changes_nothing(setup):
         before = list(TOTPDevice.objects.values_list("pk", "key", "confirmed", "last_t"))
         for value in JSON_VALUES.values():
             _send(client, "post", "/api/auth/mfa/totp/confirm", json.dumps({"code": value}), bearer(enrolled["access"]))
-            _send(client, "post", "/api/auth/reauth", json.dumps({"password": value, "code": value}),
-                  bearer(enrolled["access"]))
+            _send(
+                client,
+                "post",
+                "/api/auth/reauth",
+                json.dumps({"password": value, "code": value}),
+                bearer(enrolled["access"]),
+            )
         assert list(TOTPDevice.objects.values_list("pk", "key", "confirmed", "last_t")) == before
         assert client.get("/api/auth/whoami", **bearer(enrolled["access"])).status_code == 200

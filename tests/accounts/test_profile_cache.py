@@ -40,8 +40,16 @@ def test_the_entry_expires_after_thirty_minutes_and_holds_no_secrets(api, access
     key = profile_cache.PREFIX + str(user.pk)
     assert 1790 <= redis_client.ttl(key) <= 1800
     entry = cached(redis_client, user)
-    assert set(entry) == {"id", "email", "username", "first_name", "last_name", "avatar_url", "date_joined",
-                          "email_verified"}
+    assert set(entry) == {
+        "id",
+        "email",
+        "username",
+        "first_name",
+        "last_name",
+        "avatar_url",
+        "date_joined",
+        "email_verified",
+    }
     assert "argon2" not in str(redis_client.get(key))
 
 

@@ -73,8 +73,9 @@ def test_reset_link_token_works_once(api, user, mailbox):
 
 def test_reset_ends_every_credential_and_every_other_code(api, user, mailbox, client):
     old = login(api, user.email)
-    session = client.post("/api/session/login", {"email": user.email, "password": PASSWORD},
-                          content_type="application/json")
+    session = client.post(
+        "/api/session/login", {"email": user.email, "password": PASSWORD}, content_type="application/json"
+    )
     assert session.status_code == 200
     assert post(api, RESEND, {"email": user.email}).status_code == 202  # a verification code too
     code = reset_code(api, mailbox, user.email)
@@ -106,7 +107,9 @@ def test_the_sixth_try_finds_the_code_dead(api, user, mailbox):
     code = reset_code(api, mailbox, user.email)
     wrong = f"{(int(code) + 1) % 10**8:08d}"
     for _ in range(5):
-        assert error_code(post(api, CONFIRM, {"email": user.email, "code": wrong, "new_password": NEW})) == "invalid_code"
+        assert (
+            error_code(post(api, CONFIRM, {"email": user.email, "code": wrong, "new_password": NEW})) == "invalid_code"
+        )
     dead = post(api, CONFIRM, {"email": user.email, "code": code, "new_password": NEW})
     assert dead.status_code == 400 and error_code(dead) == "invalid_code"
     assert User.objects.get(pk=user.pk).check_password(PASSWORD)
@@ -137,7 +140,9 @@ def test_a_new_code_replaces_the_previous_one(api, user, mailbox):
     first = reset_code(api, mailbox, user.email)
     second = reset_code(api, mailbox, user.email)
     if first != second:
-        assert error_code(post(api, CONFIRM, {"email": user.email, "code": first, "new_password": NEW})) == "invalid_code"
+        assert (
+            error_code(post(api, CONFIRM, {"email": user.email, "code": first, "new_password": NEW})) == "invalid_code"
+        )
     assert post(api, CONFIRM, {"email": user.email, "code": second, "new_password": NEW}).status_code == 200
 
 
@@ -145,9 +150,14 @@ def test_a_code_of_another_purpose_or_user_does_not_reset(api, user, other_user,
     post(api, RESEND, {"email": user.email})
     run_worker()
     verify_code = mailbox.code(user.email)
-    assert error_code(post(api, CONFIRM, {"email": user.email, "code": verify_code, "new_password": NEW})) == "invalid_code"
+    assert (
+        error_code(post(api, CONFIRM, {"email": user.email, "code": verify_code, "new_password": NEW}))
+        == "invalid_code"
+    )
     code = reset_code(api, mailbox, user.email)
-    assert error_code(post(api, CONFIRM, {"email": other_user.email, "code": code, "new_password": NEW})) == "invalid_code"
+    assert (
+        error_code(post(api, CONFIRM, {"email": other_user.email, "code": code, "new_password": NEW})) == "invalid_code"
+    )
 
 
 def test_unknown_and_known_emails_get_the_same_answer_and_the_same_work(api, user, mailbox):
@@ -175,8 +185,11 @@ def test_stored_codes_are_hashes_and_the_queue_holds_no_code(api, user, mailbox)
 
 @pytest.mark.throttles
 def test_reset_is_throttled_per_email_and_per_ip(api, user, settings):
-    settings.FLOWAUTH_THROTTLE_RATES = {**settings.FLOWAUTH_THROTTLE_RATES, "reset_email": "2/hour",
-                                        "reset_ip": "3/hour"}
+    settings.FLOWAUTH_THROTTLE_RATES = {
+        **settings.FLOWAUTH_THROTTLE_RATES,
+        "reset_email": "2/hour",
+        "reset_ip": "3/hour",
+    }
     assert [post(api, RESET, {"email": user.email}).status_code for _ in range(3)] == [202, 202, 429]
     other_ip = post(api, RESET, {"email": user.email}, REMOTE_ADDR="10.0.0.9")
     assert other_ip.status_code == 429 and other_ip["Retry-After"]
@@ -195,8 +208,13 @@ def test_code_checks_are_throttled_per_ip(api, user, settings):
 def test_reset_notice_carries_no_code_or_token(api, user, mailbox):
     code = reset_code(api, mailbox, user.email)
     token = mailbox.token(user.email)
-    post(api, CONFIRM, {"email": user.email, "code": code, "new_password": NEW},
-         HTTP_USER_AGENT="Phone/1.0", REMOTE_ADDR="192.0.2.7")
+    post(
+        api,
+        CONFIRM,
+        {"email": user.email, "code": code, "new_password": NEW},
+        HTTP_USER_AGENT="Phone/1.0",
+        REMOTE_ADDR="192.0.2.7",
+    )
     run_worker()
     notice = mailbox.to(user.email)[-1]
     assert "reset" in notice["Subject"].lower()
@@ -266,8 +284,10 @@ def test_email_change_by_code(api, user, signed_in, mailbox):
     assert confirmed.status_code == 200
     assert confirmed.json()["email"] == "alice.new@example.com" and confirmed.json()["email_verified"] is True
     login(api, "alice.new@example.com")
-    assert error_code(post(api, "/api/auth/login", {"email": "alice@example.com", "password": PASSWORD})) \
+    assert (
+        error_code(post(api, "/api/auth/login", {"email": "alice@example.com", "password": PASSWORD}))
         == "invalid_credentials"
+    )
     run_worker()
     assert "changed" in mailbox.to("alice@example.com")[-1]["Subject"].lower()
 
@@ -327,8 +347,12 @@ def test_email_change_wrong_code(api, signed_in, mailbox):
 
 def test_new_device_login_is_notified_once_per_device(api, user, mailbox):
     for _ in range(2):
-        assert post(api, "/api/auth/login", {"email": user.email, "password": PASSWORD},
-                    HTTP_USER_AGENT="Laptop/2").status_code == 200
+        assert (
+            post(
+                api, "/api/auth/login", {"email": user.email, "password": PASSWORD}, HTTP_USER_AGENT="Laptop/2"
+            ).status_code
+            == 200
+        )
     run_worker()
     notices = [m for m in mailbox.to(user.email) if "sign-in" in m["Subject"].lower()]
     assert len(notices) == 1 and "Laptop/2" in mailbox.text(notices[0])
@@ -403,11 +427,16 @@ def test_import_users_keeps_the_sources_verified_state(tmp_path):
     from accounts.importing import RowError, clean_row, import_users
 
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    rows = [(1, {"email": "v@example.com", "password_hash": hashed, "email_verified": True}),
-            (2, {"email": "u@example.com", "password_hash": hashed, "email_verified": "false"}),
-            (3, {"email": "n@example.com", "password_hash": hashed})]
+    rows = [
+        (1, {"email": "v@example.com", "password_hash": hashed, "email_verified": True}),
+        (2, {"email": "u@example.com", "password_hash": hashed, "email_verified": "false"}),
+        (3, {"email": "n@example.com", "password_hash": hashed}),
+    ]
     import_users(rows)
     assert dict(User.objects.values_list("email", "email_verified")) == {
-        "v@example.com": True, "u@example.com": False, "n@example.com": False}
+        "v@example.com": True,
+        "u@example.com": False,
+        "n@example.com": False,
+    }
     with pytest.raises(RowError, match="email_verified"):
         clean_row({"email": "x@example.com", "password_hash": hashed, "email_verified": "maybe"})

@@ -21,8 +21,13 @@ def children(pid: int) -> list[int]:
 
 def test_devrun_serves_runs_a_worker_and_stops_both_on_ctrl_c():
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "flowauth.devrun", f"127.0.0.1:{port}"], cwd=BASE_DIR,
-                               env=server_env(DEBUG="1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowauth.devrun", f"127.0.0.1:{port}"],
+        cwd=BASE_DIR,
+        env=server_env(DEBUG="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -44,4 +49,3 @@ def test_devrun_serves_runs_a_worker_and_stops_both_on_ctrl_c():
     finally:
         if process.poll() is None:
             process.kill()
-

@@ -65,8 +65,7 @@ def receiver(settings):
 
 def test_an_event_is_delivered_signed_and_recorded(api, user, receiver):
     hook = receiver()
-    api.post("/api/auth/login", {"email": user.email, "password": PASSWORD}, format="json",
-             HTTP_USER_AGENT="Tablet/3")
+    api.post("/api/auth/login", {"email": user.email, "password": PASSWORD}, format="json", HTTP_USER_AGENT="Tablet/3")
     assert hook.requests == []  # nothing in the request
     run_worker()
     headers, body = hook.requests[0]
@@ -125,8 +124,9 @@ def test_staff_revocation_is_an_event(admin_client, api, user, receiver):
     login(api, user.email)
     run_worker()
     hook.requests.clear()
-    response = admin_client.post("/admin/accounts/user/", {"action": "revoke_all_sessions",
-                                                           "_selected_action": [user.pk]})
+    response = admin_client.post(
+        "/admin/accounts/user/", {"action": "revoke_all_sessions", "_selected_action": [user.pk]}
+    )
     assert response.status_code == 302
     run_worker()
     payloads = [json.loads(body) for _, body in hook.requests]

@@ -133,7 +133,8 @@ def test_another_server_process_sees_the_session(browser, user):
         assert response.status_code == 200 and response.json()["email"] == user.email
         csrf_token = httpx.get(f"{base}/api/auth/csrf").json()["csrf_token"]
         logout = httpx.post(
-            f"{base}{LOGOUT}", cookies={**cookie, settings.CSRF_COOKIE_NAME: csrf_token},
+            f"{base}{LOGOUT}",
+            cookies={**cookie, settings.CSRF_COOKIE_NAME: csrf_token},
             headers={"X-CSRFToken": csrf_token, "Origin": base},
         )
         assert logout.status_code == 204

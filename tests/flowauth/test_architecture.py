@@ -69,14 +69,24 @@ def test_the_scan_sees_every_package_and_the_arrows_between_them():
 
 
 def test_tokens_never_imports_accounts():
-    arrows = [f"{m}:{line} -> {t}" for m in MODULES if _package(m) == "tokens"
-              for t, line, _ in IMPORTS[m] if _package(t) == "accounts"]
+    arrows = [
+        f"{m}:{line} -> {t}"
+        for m in MODULES
+        if _package(m) == "tokens"
+        for t, line, _ in IMPORTS[m]
+        if _package(t) == "accounts"
+    ]
     assert arrows == []
 
 
 def test_flowauth_imports_no_app_but_in_its_urlconf_and_settings():
-    arrows = [f"{m}:{line} -> {t}" for m in MODULES if _package(m) == "flowauth" and m not in FLOWAUTH_MAY_IMPORT_APPS
-              for t, line, _ in IMPORTS[m] if _package(t) in ("accounts", "tokens")]
+    arrows = [
+        f"{m}:{line} -> {t}"
+        for m in MODULES
+        if _package(m) == "flowauth" and m not in FLOWAUTH_MAY_IMPORT_APPS
+        for t, line, _ in IMPORTS[m]
+        if _package(t) in ("accounts", "tokens")
+    ]
     assert arrows == []
 
 
@@ -89,7 +99,7 @@ def _cycles():
         stack.append(node)
         for nxt in graph[node]:
             if state.get(nxt) == "open":
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 walk(nxt)
         stack.pop()
@@ -109,6 +119,7 @@ def test_no_import_circle_between_modules():
 def test_no_re_export_under_noqa(module):
     """A module-level import kept only with ``# noqa: F401`` is a re-export: import from the defining module."""
     lines = MODULES[module].read_text().splitlines()
-    offenders = [line for name, line, in_function in IMPORTS[module]
-                 if not in_function and "noqa: F401" in lines[line - 1]]
+    offenders = [
+        line for name, line, in_function in IMPORTS[module] if not in_function and "noqa: F401" in lines[line - 1]
+    ]
     assert offenders == []

@@ -22,14 +22,20 @@ BOUNDARY = "flowauthboundary"
 
 
 def _multipart_head(path: str, headers: dict) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Type: multipart/form-data; boundary={BOUNDARY}",
-             *(f"{name}: {value}" for name, value in headers.items())]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def _first_part() -> bytes:
-    return (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n"
-            "Content-Type: image/png\r\n\r\n").encode()
+    return (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="avatar"; filename="a.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
 
 
 def _read_answer(sock: socket.socket) -> bytes:
@@ -90,8 +96,10 @@ def test_a_chunked_body_past_the_cap_is_cut_off(server, user):
 
 def test_a_small_chunked_body_is_read_and_answered(server, user):
     body = json.dumps({"email": user.email, "password": "wrong password"}).encode()
-    head = ("POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n").encode()
+    head = (
+        b"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
     with _connect(server) as sock:
         sock.sendall(head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
         answer = _read_answer(sock)
@@ -101,13 +109,16 @@ def test_a_small_chunked_body_is_read_and_answered(server, user):
 
 def test_a_content_length_that_is_not_a_number_is_400(server):
     with _connect(server) as sock:
-        sock.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 12abc\r\n\r\n{}")
+        sock.sendall(
+            b"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 12abc\r\n\r\n{}"
+        )
         answer = _read_answer(sock)
     assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
 
 
 # In process (Django's test client): the middleware and the upload handler, each alone.
+
 
 def test_an_oversize_multipart_login_is_413_in_process(api, user):
     upload = SimpleUploadedFile("big.bin", b"x" * (settings.REQUEST_BODY_MAX_BYTES + 1))

@@ -28,8 +28,11 @@ def assert_no_cors_grant(response):
 @pytest.mark.parametrize("path", ["/api/auth/login", "/api/auth/refresh"])
 def test_a_preflight_from_a_foreign_origin_is_granted_nothing(api, path, origin, mode):
     response = api.options(
-        path, HTTP_ORIGIN=origin, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
-        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type, x-auth-mode", **MODES[mode],
+        path,
+        HTTP_ORIGIN=origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type, x-auth-mode",
+        **MODES[mode],
     )
     assert_no_cors_grant(response)
 
@@ -38,8 +41,11 @@ def test_a_preflight_from_a_foreign_origin_is_granted_nothing(api, path, origin,
 @pytest.mark.parametrize("origin", ORIGINS)
 def test_a_cross_origin_login_that_succeeds_still_grants_the_origin_nothing(api, user, origin, mode):
     response = api.post(
-        "/api/auth/login", {"email": user.email, "password": PASSWORD}, format="json",
-        HTTP_ORIGIN=origin, **MODES[mode],
+        "/api/auth/login",
+        {"email": user.email, "password": PASSWORD},
+        format="json",
+        HTTP_ORIGIN=origin,
+        **MODES[mode],
     )
     assert response.status_code == 200, response.content  # the request itself works; the browser may not read it
     assert_no_cors_grant(response)

@@ -9,13 +9,21 @@ from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from tokens import services
-from tokens.models import RefreshToken, Session
 from tests import servers
 from tests.helpers import PASSWORD, bearer, claims, login, make_user
+from tokens import services
+from tokens.models import RefreshToken, Session
 
 LEAK_MARKERS = (
-    "Traceback", "SELECT", "INSERT", "UPDATE", "postgres://", "sqlite", "psycopg", "OperationalError", 'File "',
+    "Traceback",
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "postgres://",
+    "sqlite",
+    "psycopg",
+    "OperationalError",
+    'File "',
 )
 
 
@@ -119,6 +127,7 @@ def test_flushing_expired_rows_while_refreshing_gives_no_error(api, settings):
         RefreshToken(user=user, session=session, issued_at=past, expires_at=past) for session in sessions
     )
     refresh = login(api, user.email)["refresh"]
+
     def flush():
         try:
             call_command("flush_expired_tokens", "--batch-size", "100")

@@ -17,8 +17,14 @@ PROBE = (
 
 
 def _settings_for(url: str) -> dict:
-    env = {"PATH": "/usr/bin:/bin", "DEBUG": "0", "SECRET_KEY": "x" * 50, "REDIS_URL": "redis://127.0.0.1:1/0",
-           "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "flowauth.settings"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 50,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "flowauth.settings",
+    }
     result = subprocess.run([sys.executable, "-c", PROBE], cwd=BASE_DIR, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -38,8 +44,14 @@ def test_a_mongodb_srv_url_keeps_its_scheme():
 
 
 def test_a_mongodb_url_without_a_database_name_is_refused():
-    env = {"PATH": "/usr/bin:/bin", "DEBUG": "0", "SECRET_KEY": "x" * 50, "DATABASE_URL": "mongodb://h:27017",
-           "REDIS_URL": "redis://127.0.0.1:1/0", "DJANGO_SETTINGS_MODULE": "flowauth.settings"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 50,
+        "DATABASE_URL": "mongodb://h:27017",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "DJANGO_SETTINGS_MODULE": "flowauth.settings",
+    }
     result = subprocess.run([sys.executable, "-c", PROBE], cwd=BASE_DIR, env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "must name its database" in result.stderr
 
@@ -65,9 +77,21 @@ def test_services_and_selectors_use_no_raw_sql(app):
 
 
 def test_the_models_use_portable_field_types_only():
-    portable = {"AutoField", "BigAutoField", "CharField", "EmailField", "BooleanField", "DateTimeField",
-                "ForeignKey", "OneToOneField", "ManyToManyField", "GenericIPAddressField", "ImageField", "JSONField",
-                "PositiveSmallIntegerField"}  # counters (a code's tries, a delivery's attempts)
+    portable = {
+        "AutoField",
+        "BigAutoField",
+        "CharField",
+        "EmailField",
+        "BooleanField",
+        "DateTimeField",
+        "ForeignKey",
+        "OneToOneField",
+        "ManyToManyField",
+        "GenericIPAddressField",
+        "ImageField",
+        "JSONField",
+        "PositiveSmallIntegerField",
+    }  # counters (a code's tries, a delivery's attempts)
     for model in list(apps.get_app_config("tokens").get_models()) + list(apps.get_app_config("accounts").get_models()):
         for field in model._meta.get_fields(include_hidden=False):
             if field.auto_created and not field.concrete:

@@ -30,18 +30,29 @@ SECRETS = {
 REDIS_PASSWORD = f"redis-{MARK}-8"
 POSTED = f"posted-password-{MARK}-7"
 QUERY_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0." + base64.urlsafe_b64encode(MARK.encode() * 3).decode().rstrip("=")
-LEAKS = [f"introspection-{MARK}-1", f"metrics-{MARK}-2", f"webhook-{MARK}-3", f"smtp-{MARK}-4",
-         f"smtp-url-{MARK}-5", f"db-{MARK}-6", REDIS_PASSWORD]
+LEAKS = [
+    f"introspection-{MARK}-1",
+    f"metrics-{MARK}-2",
+    f"webhook-{MARK}-3",
+    f"smtp-{MARK}-4",
+    f"smtp-url-{MARK}-5",
+    f"db-{MARK}-6",
+    REDIS_PASSWORD,
+]
 
 
 def _error_page(settings) -> str:
     for name, value in SECRETS.items():
         setattr(settings, name, value)
     settings.DEBUG = True
-    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"],
-                                                     "LOCATION": f"redis://:{REDIS_PASSWORD}@redis:6379/0"}}
-    request = RequestFactory().post(f"/api/auth/login?access_token={QUERY_TOKEN}",
-                                    {"email": "a@example.com", "password": POSTED, "note": "free text " + POSTED})
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "LOCATION": f"redis://:{REDIS_PASSWORD}@redis:6379/0"},
+    }
+    request = RequestFactory().post(
+        f"/api/auth/login?access_token={QUERY_TOKEN}",
+        {"email": "a@example.com", "password": POSTED, "note": "free text " + POSTED},
+    )
 
     def view(password, token):
         raise RuntimeError("boom")

@@ -86,8 +86,13 @@ def test_compose_file_validates_against_the_compose_specification():
     with pytest.raises(jsonschema.ValidationError):
         validator.validate(broken)
     if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=BASE_DIR, capture_output=True,
-                                text=True, env={"SECRET_KEY": "x" * 50, "PATH": "/usr/bin:/usr/local/bin"})
+        result = subprocess.run(
+            ["docker", "compose", "config", "--quiet"],
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            env={"SECRET_KEY": "x" * 50, "PATH": "/usr/bin:/usr/local/bin"},
+        )
         assert result.returncode == 0, result.stderr
 
 
@@ -99,7 +104,13 @@ def test_the_same_stack_runs_without_docker():
         health = httpx.get(f"{base}/api/auth/health")
         assert health.status_code == 200, health.text
         assert health.json()["redis"] == "connected" and health.json()["database"] == "connected"
-    flush = subprocess.run([sys.executable, "manage.py", "flush_expired_tokens"], cwd=BASE_DIR,
-                           env=server_env(), capture_output=True, text=True, timeout=60)
+    flush = subprocess.run(
+        [sys.executable, "manage.py", "flush_expired_tokens"],
+        cwd=BASE_DIR,
+        env=server_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert flush.returncode == 0, flush.stderr
     assert "removed" in flush.stdout

@@ -102,8 +102,11 @@ def _collected_node_ids() -> set[str]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
                 ids.add(f"{rel}::{node.name}")
             elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-                ids |= {f"{rel}::{node.name}::{sub.name}" for sub in node.body
-                        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)) and sub.name.startswith("test")}
+                ids |= {
+                    f"{rel}::{node.name}::{sub.name}"
+                    for sub in node.body
+                    if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)) and sub.name.startswith("test")
+                }
     return ids
 
 
@@ -115,8 +118,11 @@ def test_every_test_cited_in_the_security_doc_exists():
 
 
 def test_every_security_case_has_a_verdict():
-    rows = [line for line in (ROOT / "docs" / "security.md").read_text().splitlines()
-            if re.match(r"\| [A-Z]+-\d\d \|", line)]
+    rows = [
+        line
+        for line in (ROOT / "docs" / "security.md").read_text().splitlines()
+        if re.match(r"\| [A-Z]+-\d\d \|", line)
+    ]
     assert len(rows) == len({row.split("|")[1] for row in rows}) > 150
     for row in rows:
         verdict = row.rstrip(" |").rsplit("|", 1)[1].strip()
@@ -132,23 +138,28 @@ def test_the_readme_stays_short():
 
 @pytest.mark.parametrize("name", ["API.md", "DESIGN.md", "SECURITY.md"])
 def test_nothing_cites_files_that_are_not_in_the_repository(name):
-    citing = [p.relative_to(ROOT).as_posix() for p in [*DOCS, *(ROOT / "tests").rglob("*.py")]
-              if p != Path(__file__).resolve() and re.search(rf"(?<![\w/]){re.escape(name)}", p.read_text())]
+    citing = [
+        p.relative_to(ROOT).as_posix()
+        for p in [*DOCS, *(ROOT / "tests").rglob("*.py")]
+        if p != Path(__file__).resolve() and re.search(rf"(?<![\w/]){re.escape(name)}", p.read_text())
+    ]
     assert not citing, f"{name} is not in the repository, yet cited by {citing}"
 
 
 def _error_table_codes() -> set[str]:
     text = (ROOT / "docs" / "api.md").read_text()
     table = text.split("## Error codes", 1)[1].split("\n## ", 1)[0]
-    return {code for code in re.findall(r"`([a-z]+(?:_[a-z]+)+|[a-z]+)`", table)
-            if code not in ("error", "detail", "code", "token", "error_description")}
+    return {
+        code
+        for code in re.findall(r"`([a-z]+(?:_[a-z]+)+|[a-z]+)`", table)
+        if code not in ("error", "detail", "code", "token", "error_description")
+    }
 
 
 def test_every_error_code_in_the_api_doc_is_one_the_code_can_answer():
     import rest_framework
 
-    sources = [p.read_text() for package in ("flowauth", "accounts", "tokens")
-               for p in (ROOT / package).rglob("*.py")]
+    sources = [p.read_text() for package in ("flowauth", "accounts", "tokens") for p in (ROOT / package).rglob("*.py")]
     sources += [p.read_text() for p in Path(rest_framework.__file__).parent.rglob("*.py")]
     codes = _error_table_codes()
     assert {"token_invalid", "session_revoked", "auth_unavailable"} <= codes
@@ -199,8 +210,10 @@ def test_every_status_in_the_api_doc_is_one_the_built_schema_declares(openapi_do
         if operation is None:  # not an API view (metrics, admin, media): routed, checked above
             continue
         declared = {int(s) for s in operation["responses"]}
-        assert statuses <= declared, f"docs/api.md: {method.upper()} {path} answers {sorted(statuses - declared)}, " \
-                                     f"which the built schema does not declare ({sorted(declared)})"
+        assert statuses <= declared, (
+            f"docs/api.md: {method.upper()} {path} answers {sorted(statuses - declared)}, "
+            f"which the built schema does not declare ({sorted(declared)})"
+        )
         checked += 1
     assert checked > 15
 

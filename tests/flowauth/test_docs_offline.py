@@ -18,8 +18,9 @@ def _page() -> str:
 
 def test_the_docs_page_references_no_other_host():
     page = _page()
-    assert not re.search(r"(?:https?:)?//(?!127\.0\.0\.1|localhost|testserver)[a-z0-9.-]+\.[a-z]{2,}", page), \
+    assert not re.search(r"(?:https?:)?//(?!127\.0\.0\.1|localhost|testserver)[a-z0-9.-]+\.[a-z]{2,}", page), (
         re.findall(r"(?:https?:)?//[^\s\"']+", page)
+    )
     assert "swagger-ui-dist@" not in page and "cdn.jsdelivr" not in page
 
 

@@ -11,8 +11,16 @@ from tests.servers import gunicorn
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BODY = b'{"email": "a@example.com", "password": "x", "refresh": "x", "token": "x"}'
-PATHS = ["/api/auth/login", "/api/auth/refresh", "/api/auth/introspect", "/api/auth/revoke", "/api/session/login",
-         "/api/auth/whoami", "/api/auth/logout", "/api/auth/profile"]
+PATHS = [
+    "/api/auth/login",
+    "/api/auth/refresh",
+    "/api/auth/introspect",
+    "/api/auth/revoke",
+    "/api/session/login",
+    "/api/auth/whoami",
+    "/api/auth/logout",
+    "/api/auth/profile",
+]
 RAW_HEADERS = {
     "authorization_non_ascii": [b"Authorization: Bearer \xff\xfe\x80"],
     "basic_non_ascii": [b"Authorization: Basic \xff\xfe"],
@@ -42,9 +50,14 @@ def server(django_db_blocker):
 def _send(port: int, path: bytes, headers: list[bytes]) -> tuple[int, bytes]:
     has_host = any(h.lower().startswith(b"host:") for h in headers)
     has_type = any(h.lower().startswith(b"content-type:") for h in headers)
-    lines = [b"POST " + path + b" HTTP/1.1", *([] if has_host else [b"Host: 127.0.0.1"]),
-             *([] if has_type else [b"Content-Type: application/json"]), *headers,
-             b"Content-Length: %d" % len(BODY), b"Connection: close"]
+    lines = [
+        b"POST " + path + b" HTTP/1.1",
+        *([] if has_host else [b"Host: 127.0.0.1"]),
+        *([] if has_type else [b"Content-Type: application/json"]),
+        *headers,
+        b"Content-Length: %d" % len(BODY),
+        b"Connection: close",
+    ]
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
         sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + BODY)
         answer = b""
@@ -71,14 +84,19 @@ def test_odd_query_strings_are_never_a_5xx(server, query):
 
 
 def test_non_ascii_basic_credentials_at_introspect_are_invalid_client():
-    response = APIClient().post("/api/auth/introspect", {"token": "x"}, format="json",
-                                HTTP_AUTHORIZATION="Basic \xff\xfe")
+    response = APIClient().post(
+        "/api/auth/introspect", {"token": "x"}, format="json", HTTP_AUTHORIZATION="Basic \xff\xfe"
+    )
     assert (response.status_code, response.json()["code"]) == (401, "invalid_client")
 
 
 @pytest.mark.parametrize("charset", ["nope", "utf-16", "utf-32", "latin-1"])
 def test_a_json_body_in_any_declared_charset_is_a_4xx_or_read(charset):
-    response = APIClient().generic("POST", "/api/auth/login", '{"email": "a@example.com", "password": "x"}'.encode(
-        "utf-16" if charset.startswith("utf-16") else "utf-8"), content_type=f"application/json; charset={charset}")
+    response = APIClient().generic(
+        "POST",
+        "/api/auth/login",
+        '{"email": "a@example.com", "password": "x"}'.encode("utf-16" if charset.startswith("utf-16") else "utf-8"),
+        content_type=f"application/json; charset={charset}",
+    )
     assert response.status_code in (400, 401, 415), response.content
     assert response["Content-Type"].startswith("application/json")

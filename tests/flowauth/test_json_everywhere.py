@@ -16,8 +16,16 @@ from tokens import services
 
 pytestmark = pytest.mark.django_db
 
-JSON_TYPES = {"null": "null", "number": "1", "float": "-0.5e3", "string": '"x"', "array": "[]",
-              "array_of_objects": '[{"refresh": "x"}]', "true": "true", "false": "false"}
+JSON_TYPES = {
+    "null": "null",
+    "number": "1",
+    "float": "-0.5e3",
+    "string": '"x"',
+    "array": "[]",
+    "array_of_objects": '[{"refresh": "x"}]',
+    "true": "true",
+    "false": "false",
+}
 BODY_METHODS = ("post", "put", "patch", "delete")
 ALL_METHODS = ("get", "head", "options", *BODY_METHODS)
 SAMPLE_ARGUMENTS = {"id": "0" * 32, "path": "avatars/1/missing.png"}
@@ -69,10 +77,17 @@ def test_a_body_that_is_not_a_json_object_is_never_a_5xx(client, path):
             assert_contract_error(response, f"{method} {path} {kind}")
 
 
-BODY_ENDPOINTS = [("post", "/api/auth/register"), ("post", "/api/auth/login"), ("post", "/api/auth/refresh"),
-                  ("post", "/api/auth/logout"), ("post", "/api/auth/revoke"), ("post", "/api/auth/introspect"),
-                  ("patch", "/api/auth/profile"), ("put", "/api/auth/profile"),
-                  ("put", "/api/auth/profile/password")]
+BODY_ENDPOINTS = [
+    ("post", "/api/auth/register"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/refresh"),
+    ("post", "/api/auth/logout"),
+    ("post", "/api/auth/revoke"),
+    ("post", "/api/auth/introspect"),
+    ("patch", "/api/auth/profile"),
+    ("put", "/api/auth/profile"),
+    ("put", "/api/auth/profile/password"),
+]
 
 
 @pytest.mark.parametrize("method, path", BODY_ENDPOINTS)
@@ -83,8 +98,7 @@ def test_a_json_body_that_is_not_an_object_is_a_400_parse_error(client, user, me
     for kind, body in JSON_TYPES.items():
         response = getattr(client, method)(path, body, content_type="application/json")
         assert response.status_code == 400, (kind, response.content)
-        assert response.json() == {"detail": "JSON parse error - the body must be a JSON object",
-                                   "code": "parse_error"}
+        assert response.json() == {"detail": "JSON parse error - the body must be a JSON object", "code": "parse_error"}
 
 
 def test_a_list_body_at_refresh_is_a_400_not_a_type_error():
@@ -100,8 +114,15 @@ def test_every_method_on_every_path_answers_in_the_contract_shape(client, path):
     assert response.status_code in (401, 403, 404, 405), (path, response.status_code)
 
 
-UNKNOWN = ["/api/nope", "/api/auth/login/", "/api/auth/sessions/not-a-session", "/api/auth/../etc/passwd",
-           "/media/avatars/1/none.png", "/media/../flowauth/settings.py", "/api/auth/%ff"]
+UNKNOWN = [
+    "/api/nope",
+    "/api/auth/login/",
+    "/api/auth/sessions/not-a-session",
+    "/api/auth/../etc/passwd",
+    "/media/avatars/1/none.png",
+    "/media/../flowauth/settings.py",
+    "/api/auth/%ff",
+]
 
 
 @pytest.mark.parametrize("path", UNKNOWN)

@@ -50,10 +50,30 @@ def test_gunicorn_access_and_error_logs_redact_tokens(user, tmp_path):
     access_log, error_log = tmp_path / "access.log", tmp_path / "error.log"
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "flowauth.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--worker-class", "gthread", "--threads", "2", "--log-level", "debug",
-         "--access-logfile", str(access_log), "--error-logfile", str(error_log)],
-        cwd=BASE_DIR, env=server_env(LOG_LEVEL="INFO"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "flowauth.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "2",
+            "--log-level",
+            "debug",
+            "--access-logfile",
+            str(access_log),
+            "--error-logfile",
+            str(error_log),
+        ],
+        cwd=BASE_DIR,
+        env=server_env(LOG_LEVEL="INFO"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -81,16 +101,34 @@ def _handlers(logger: logging.Logger) -> list[logging.Handler]:
     return []
 
 
-@pytest.mark.parametrize("name", ["django.request", "django.security.DisallowedHost", "django.server", "django",
-                                  "django.db.backends", "flowauth.auth", "flowauth.errors"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "django.request",
+        "django.security.DisallowedHost",
+        "django.server",
+        "django",
+        "django.db.backends",
+        "flowauth.auth",
+        "flowauth.errors",
+    ],
+)
 def test_django_and_flowauth_loggers_redact_what_they_write(name):
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
     logger = logging.getLogger(name)
     handlers = _handlers(logger)
     assert handlers, name
     for handler in handlers:
-        record = logger.makeRecord(name, logging.ERROR, __file__, 1, "GET /api/auth/whoami?access_token=%s refresh=%s",
-                                   (token, OPAQUE), None, extra={"status_code": 500, "server_time": "now"})
+        record = logger.makeRecord(
+            name,
+            logging.ERROR,
+            __file__,
+            1,
+            "GET /api/auth/whoami?access_token=%s refresh=%s",
+            (token, OPAQUE),
+            None,
+            extra={"status_code": 500, "server_time": "now"},
+        )
         assert handler.filter(record)
         written = handler.format(record)
         assert "whoami" in written

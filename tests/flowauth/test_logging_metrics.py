@@ -37,7 +37,7 @@ def captured_logs():
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
     yield handler.lines
-    for logger, level in zip(loggers, levels):
+    for logger, level in zip(loggers, levels, strict=True):
         logger.removeHandler(handler)
         logger.setLevel(level)
 
@@ -60,8 +60,16 @@ def test_a_whole_auth_flow_logs_no_token_and_no_password(api, captured_logs, tok
 
     text = "\n".join(captured_logs)
     assert "refresh reuse detected" in text and "login failed" in text  # the events are there
-    secrets = [secret, registered["access"], registered["refresh"], tokens["access"], tokens["refresh"],
-               rotated["access"], rotated["refresh"], "eyJ"]
+    secrets = [
+        secret,
+        registered["access"],
+        registered["refresh"],
+        tokens["access"],
+        tokens["refresh"],
+        rotated["access"],
+        rotated["refresh"],
+        "eyJ",
+    ]
     for value in secrets:
         assert value not in text, value[:12]
     for value in (tokens["access"], tokens["refresh"], rotated["refresh"]):
@@ -70,10 +78,15 @@ def test_a_whole_auth_flow_logs_no_token_and_no_password(api, captured_logs, tok
 
 
 def test_json_lines_carry_the_event_and_redact_anything_token_shaped():
-    record = logging.makeLogRecord({
-        "name": "flowauth.auth", "levelno": logging.INFO, "levelname": "INFO",
-        "msg": "header was %s", "args": ("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc_DEF-123",),
-    })
+    record = logging.makeLogRecord(
+        {
+            "name": "flowauth.auth",
+            "levelno": logging.INFO,
+            "levelname": "INFO",
+            "msg": "header was %s",
+            "args": ("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc_DEF-123",),
+        }
+    )
     RedactTokens().filter(record)
     line = JSONFormatter().format(record)
     entry = json.loads(line)

@@ -10,8 +10,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.throttles]
 
 @pytest.fixture
 def five_per_minute(settings):
-    settings.FLOWAUTH_THROTTLE_RATES = {**settings.FLOWAUTH_THROTTLE_RATES, "login_email": "5/min",
-                                        "login_ip": "100/min", "password_user": "5/min"}
+    settings.FLOWAUTH_THROTTLE_RATES = {
+        **settings.FLOWAUTH_THROTTLE_RATES,
+        "login_email": "5/min",
+        "login_ip": "100/min",
+        "password_user": "5/min",
+    }
 
 
 def wrong(email: str) -> dict:
@@ -53,9 +57,13 @@ def test_the_admin_login_is_throttled_with_the_same_counters(user, five_per_minu
 
 
 def test_the_admin_login_fails_closed_without_the_throttle_store(user, settings):
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0",
-                                   "OPTIONS": {**settings.CACHES["default"]["OPTIONS"],
-                                               "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2}}}
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {**settings.CACHES["default"]["OPTIONS"], "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
     response = Client().post("/admin/login/", {"username": user.email, "password": PASSWORD})
     assert response.status_code == 503 and response["Retry-After"]
 
@@ -65,7 +73,8 @@ def test_wrong_current_passwords_are_throttled_per_account(api, user, five_per_m
     body = {"current_password": "wrong password", "new_password": "a brand new passphrase 42"}
     for _ in range(5):
         assert api.put("/api/auth/profile/password", body, format="json", **bearer(access)).status_code == 400
-    response = api.put("/api/auth/profile/password", {**body, "current_password": PASSWORD}, format="json",
-                       **bearer(access))
+    response = api.put(
+        "/api/auth/profile/password", {**body, "current_password": PASSWORD}, format="json", **bearer(access)
+    )
     assert_throttled(response)
     assert error_code(response) == "throttled"

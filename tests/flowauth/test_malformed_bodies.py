@@ -98,7 +98,7 @@ def test_malformed_json_is_400_parse_error(send, name, body):
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/octet-stream"])
 @pytest.mark.parametrize("name", ENDPOINTS)
 def test_an_unsupported_content_type_is_415(send, name, content_type):
-    response = send(name, '<token>x</token>', content_type=content_type)
+    response = send(name, "<token>x</token>", content_type=content_type)
     assert_parse_error(response, status=415)
     assert error_code(response) == "unsupported_media_type"
 

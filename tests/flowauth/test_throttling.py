@@ -95,8 +95,11 @@ def test_refresh_is_throttled_per_ip(api, user, rates):
 
 def test_with_the_throttle_store_down_login_is_503_never_unlimited(api, user, settings, hasher_calls):
     settings.CACHES = {
-        "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0",
-                    "OPTIONS": {**settings.CACHES["default"]["OPTIONS"], "SOCKET_CONNECT_TIMEOUT": 0.5}},
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {**settings.CACHES["default"]["OPTIONS"], "SOCKET_CONNECT_TIMEOUT": 0.5},
+        },
     }
     responses = [wrong_login(api) for _ in range(3)]
     assert {r.status_code for r in responses} == {503}
@@ -129,6 +132,7 @@ def test_throttle_counts_are_shared_by_every_process_even_under_a_parallel_burst
         assert refused.status_code == 429 and refused.headers["Retry-After"].isdigit()
 
         other = {"email": "burst@example.com", "password": "wrong password"}
+
         def attempt():
             with httpx.Client(timeout=60) as client:
                 return client.post(f"{server_a}{LOGIN}", json=other).status_code

@@ -12,8 +12,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "artifacts"
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium "
-                       "(apt-get install -y chromium chromium-driver); .ci/run installs it"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian chromium is not installed at /usr/bin/chromium "
+        "(apt-get install -y chromium chromium-driver); .ci/run installs it",
+    ),
     pytest.mark.live_server_process,
 ]
 
@@ -54,8 +57,11 @@ def browser_page(settings, people):
 
 
 def api_login(base: str, email: str, device: str, user_agent: str) -> dict:
-    response = httpx.post(f"{base}/api/auth/login", json={"email": email, "password": PASSWORD, "device_name": device},
-                          headers={"User-Agent": user_agent})
+    response = httpx.post(
+        f"{base}/api/auth/login",
+        json={"email": email, "password": PASSWORD, "device_name": device},
+        headers={"User-Agent": user_agent},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -109,8 +109,10 @@ def test_a_cross_site_form_post_to_refresh_carries_no_cookie(page, gunicorn_serv
     before = cookies_by_name(page)["flowauth_refresh"]["value"]
     # localhost and 127.0.0.1 are different sites: this page is the attacker's.
     evil_origin = gunicorn_server.replace("127.0.0.1", "localhost")
-    form = (f'<form method="post" action="{gunicorn_server}/api/auth/refresh">'
-            '<input name="x" value="1"></form><script>document.forms[0].submit()</script>')
+    form = (
+        f'<form method="post" action="{gunicorn_server}/api/auth/refresh">'
+        '<input name="x" value="1"></form><script>document.forms[0].submit()</script>'
+    )
     evil = page.context.new_page()
     evil.route(f"{evil_origin}/evil", lambda route: route.fulfill(body=form, content_type="text/html"))
     with evil.expect_request("**/api/auth/refresh") as forged:

@@ -21,15 +21,19 @@ def _call(base: str, key: DPoPKey, access: str, proof: str | None = None, path: 
 def test_a_proof_used_on_one_server_is_refused_on_another_and_nonces_cross_processes():
     user = make_user("dpop-multi@example.com")
     key = DPoPKey("ES256")
-    with gunicorn(workers=1, threads=2, DPOP_NONCE=1) as server_a, gunicorn(workers=1, threads=2, DPOP_NONCE=1) as server_b:
+    with (
+        gunicorn(workers=1, threads=2, DPOP_NONCE=1) as server_a,
+        gunicorn(workers=1, threads=2, DPOP_NONCE=1) as server_b,
+    ):
         with httpx.Client() as transport:
             client = DPoPClient(transport, server_a, key)
             assert client.login(user.email, PASSWORD).status_code == 200  # after one use_dpop_nonce round
             nonce_from_a = client.nonce
             access = client.access
             # The nonce server A handed out is good on server B.
-            on_b = _call(server_b, key, access, key.proof("GET", server_b + WHOAMI, access_token=access,
-                                                          nonce=nonce_from_a))
+            on_b = _call(
+                server_b, key, access, key.proof("GET", server_b + WHOAMI, access_token=access, nonce=nonce_from_a)
+            )
             assert on_b.status_code == 200, on_b.text
             # A proof made for server B's URL, used there, then replayed there or sent to A: refused.
             proof = key.proof("GET", server_b + WHOAMI, access_token=access, nonce=nonce_from_a)
@@ -51,8 +55,10 @@ def test_a_proof_used_on_one_server_is_refused_on_another_and_nonces_cross_proce
 def test_a_sibling_service_verifies_bound_tokens_and_shares_the_replay_store(settings):
     user = make_user("dpop-sibling@example.com")
     key = DPoPKey("EdDSA")
-    with gunicorn(workers=1, threads=2, **_flowauth_env()) as flowauth, \
-            gunicorn(workers=1, threads=2, **_sibling_env(settings)) as sibling:
+    with (
+        gunicorn(workers=1, threads=2, **_flowauth_env()) as flowauth,
+        gunicorn(workers=1, threads=2, **_sibling_env(settings)) as sibling,
+    ):
         with httpx.Client() as transport:
             client = DPoPClient(transport, flowauth, key)
             assert client.login(user.email, PASSWORD).status_code == 200

@@ -50,8 +50,9 @@ def bearer_login(base: str, email: str) -> dict:
 
 def cookie_login(base: str, email: str) -> Browser:
     browser = Browser(base)
-    response = browser.request("POST", "/api/auth/login", json={"email": email, "password": PASSWORD},
-                               headers={"X-Auth-Mode": "cookie"})
+    response = browser.request(
+        "POST", "/api/auth/login", json={"email": email, "password": PASSWORD}, headers={"X-Auth-Mode": "cookie"}
+    )
     assert response.status_code == 200 and "access" not in response.json(), response.text
     return browser
 
@@ -59,8 +60,9 @@ def cookie_login(base: str, email: str) -> Browser:
 def session_login(base: str, email: str) -> Browser:
     browser = Browser(base)
     token = browser.csrf()
-    response = browser.request("POST", "/api/session/login", json={"email": email, "password": PASSWORD},
-                               headers={"X-CSRFToken": token})
+    response = browser.request(
+        "POST", "/api/session/login", json={"email": email, "password": PASSWORD}, headers={"X-CSRFToken": token}
+    )
     assert response.status_code == 200, response.text
     return browser
 
@@ -69,8 +71,11 @@ def admin_login(base: str, email: str) -> Browser:
     browser = Browser(base)
     page = browser.request("GET", "/admin/login/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = browser.request("POST", "/admin/login/?next=/admin/", data={
-        "username": email, "password": PASSWORD, "csrfmiddlewaretoken": token})
+    response = browser.request(
+        "POST",
+        "/admin/login/?next=/admin/",
+        data={"username": email, "password": PASSWORD, "csrfmiddlewaretoken": token},
+    )
     assert response.status_code == 302 and response.headers["location"] == "/admin/", response.text
     return browser
 
@@ -80,8 +85,9 @@ def alive(base: str, credentials: dict) -> dict:
     access = credentials["bearer"]["access"]
     return {
         "bearer": httpx.get(f"{base}/api/auth/whoami", headers={"Authorization": f"Bearer {access}"}).status_code,
-        "refresh": httpx.post(f"{base}/api/auth/refresh", json={"refresh": credentials["bearer"]["refresh"]}
-                              ).status_code,
+        "refresh": httpx.post(
+            f"{base}/api/auth/refresh", json={"refresh": credentials["bearer"]["refresh"]}
+        ).status_code,
         "cookie": credentials["cookie"].request("GET", "/api/auth/whoami", base=base).status_code,
         "session login": credentials["session"].request("GET", "/api/auth/whoami", base=base).status_code,
         "admin login": credentials["admin"].request("GET", "/admin/", base=base).status_code,
@@ -97,8 +103,11 @@ def end(way: str, base: str, user, credentials: dict) -> None:
     if way == "logout-all":
         assert httpx.post(f"{base}/api/auth/logout-all", headers=auth).status_code == 204
     elif way == "password change":
-        response = httpx.put(f"{base}/api/auth/profile/password", headers=auth,
-                             json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+        response = httpx.put(
+            f"{base}/api/auth/profile/password",
+            headers=auth,
+            json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        )
         assert response.status_code == 200, response.text
     elif way == "staff revoke-all":
         services.revoke_all_for_user(user, reason=RevokeReason.ADMIN)
@@ -128,10 +137,15 @@ def test_logout_others_on_one_process_keeps_only_the_caller_on_another(redis_cli
     user = make_user("erin@example.com", is_staff=True, is_superuser=True)
     with gunicorn(workers=1) as server_a, gunicorn(workers=1) as server_b:
         this = bearer_login(server_a, user.email)
-        others = {"bearer": bearer_login(server_a, user.email), "cookie": cookie_login(server_a, user.email),
-                  "session": session_login(server_a, user.email), "admin": admin_login(server_a, user.email)}
-        response = httpx.post(f"{server_a}/api/auth/logout-others",
-                              headers={"Authorization": f"Bearer {this['access']}"})
+        others = {
+            "bearer": bearer_login(server_a, user.email),
+            "cookie": cookie_login(server_a, user.email),
+            "session": session_login(server_a, user.email),
+            "admin": admin_login(server_a, user.email),
+        }
+        response = httpx.post(
+            f"{server_a}/api/auth/logout-others", headers={"Authorization": f"Bearer {this['access']}"}
+        )
         assert response.status_code == 204
         for flushed in (False, True):
             if flushed:

@@ -9,7 +9,9 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
 
@@ -77,7 +79,10 @@ payloads = st.fixed_dictionaries(
         "exp": st.integers(min_value=-(2**70), max_value=2**70) | json_values,
         "iat": st.integers(min_value=-(2**70), max_value=2**70) | json_values,
         "token_type": st.sampled_from(["access", "refresh"]) | json_values,
-        "jti": json_values, "user_id": json_values, "sid": json_values, "refresh_jti": json_values,
+        "jti": json_values,
+        "user_id": json_values,
+        "sid": json_values,
+        "refresh_jti": json_values,
     },
 )
 jwt_like = st.one_of(

@@ -10,7 +10,8 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
@@ -22,10 +23,26 @@ pytestmark = pytest.mark.django_db
 
 EXAMPLES_PER_OPERATION = 12
 SENT: Counter = Counter()
-JSON_BODIES = ["null", "0", "-1.5", '"text"', "[]", "[1, {}]", "true", "false", "{}",
-               '{"unexpected": "field", "is_staff": true}']
-CONTENT_TYPES = ["text/plain", "application/xml", "application/octet-stream", "multipart/form-data; boundary=x",
-                 "application/x-www-form-urlencoded", "application/json; charset=latin-1"]
+JSON_BODIES = [
+    "null",
+    "0",
+    "-1.5",
+    '"text"',
+    "[]",
+    "[1, {}]",
+    "true",
+    "false",
+    "{}",
+    '{"unexpected": "field", "is_staff": true}',
+]
+CONTENT_TYPES = [
+    "text/plain",
+    "application/xml",
+    "application/octet-stream",
+    "multipart/form-data; boundary=x",
+    "application/x-www-form-urlencoded",
+    "application/json; charset=latin-1",
+]
 
 
 @pytest.fixture
@@ -71,10 +88,15 @@ def test_schemathesis_negative_cases_find_no_server_error(operations, access):
 
     for operation in operations:
 
-        @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                             suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
-        def check(case):
+        def check(case, operation=operation):
             response = case.call(headers={**(case.headers or {}), "Authorization": f"Bearer {access}"})
             SENT["schemathesis"] += 1
             _record(response.status_code, f"{operation.label}: {case.body!r:.200}")
@@ -109,5 +131,6 @@ def test_every_operation_with_every_json_type_and_content_type_is_a_4xx(operatio
 def _report():
     yield
     if SENT:
-        print(f"\nnegative fuzzing: {SENT['cases']} cases ({SENT['schemathesis']} from schemathesis), "
-              f"{SENT['5xx']} 5xx")
+        print(
+            f"\nnegative fuzzing: {SENT['cases']} cases ({SENT['schemathesis']} from schemathesis), {SENT['5xx']} 5xx"
+        )

@@ -2,10 +2,10 @@
 addresses, the errors a bad value gets, and the settings and stores behind them."""
 
 import importlib
-from types import SimpleNamespace
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
@@ -33,18 +33,30 @@ STAFF = "staff@example.com"
 
 # endpoint: (method, path, credentials, valid body); each string field is replaced in turn.
 STRING_FIELDS = {
-    "register": ("post", "/api/auth/register", None,
-                 {"email": "new@example.com", "password": "a long enough passphrase", "username": "new"}),
-    "login": ("post", "/api/auth/login", None, {"email": "alice@example.com", "password": PASSWORD,
-                                                "device_name": "phone"}),
+    "register": (
+        "post",
+        "/api/auth/register",
+        None,
+        {"email": "new@example.com", "password": "a long enough passphrase", "username": "new"},
+    ),
+    "login": (
+        "post",
+        "/api/auth/login",
+        None,
+        {"email": "alice@example.com", "password": PASSWORD, "device_name": "phone"},
+    ),
     "session_login": ("post", "/api/session/login", "csrf", {"email": "alice@example.com", "password": PASSWORD}),
     "refresh": ("post", "/api/auth/refresh", None, {"refresh": "x"}),
     "logout": ("post", "/api/auth/logout", "user", {"refresh": "x"}),
     "revoke": ("post", "/api/auth/revoke", None, {"token": "x", "token_type_hint": "access_token"}),
     "introspect": ("post", "/api/auth/introspect", "staff", {"token": "x", "token_type_hint": "access_token"}),
     "profile": ("patch", "/api/auth/profile", "user", {"username": "a", "first_name": "b", "last_name": "c"}),
-    "password": ("put", "/api/auth/profile/password", "user",
-                 {"current_password": PASSWORD, "new_password": "another long passphrase"}),
+    "password": (
+        "put",
+        "/api/auth/profile/password",
+        "user",
+        {"current_password": PASSWORD, "new_password": "another long passphrase"},
+    ),
 }
 
 
@@ -63,8 +75,9 @@ def _send(name, body, user):
     method, path, kind, _ = STRING_FIELDS[name]
     client = APIClient(enforce_csrf_checks=True)
     # json.dumps escapes lone surrogates as \ud800: the bytes on the wire are valid UTF-8.
-    return getattr(client, method)(path, json.dumps(body), content_type="application/json",
-                                   **_credentials(client, kind, user))
+    return getattr(client, method)(
+        path, json.dumps(body), content_type="application/json", **_credentials(client, kind, user)
+    )
 
 
 @pytest.mark.parametrize("name", STRING_FIELDS)
@@ -86,8 +99,9 @@ def test_odd_code_points_in_every_string_field_are_a_4xx_never_a_5xx(name, user,
 
 def test_a_lone_surrogate_in_the_login_email_is_a_400_on_email(api, user):
     for path in ("/api/auth/login",):
-        response = api.post(path, json.dumps({"email": "\ud800@example.com", "password": PASSWORD}),
-                            content_type="application/json")
+        response = api.post(
+            path, json.dumps({"email": "\ud800@example.com", "password": PASSWORD}), content_type="application/json"
+        )
         assert response.status_code == 400 and "email" in response.json()
 
 
@@ -109,22 +123,24 @@ SAME_ACCOUNT = {
 
 @pytest.mark.parametrize("address", LOOK_ALIKES.values(), ids=LOOK_ALIKES.keys())
 def test_an_address_with_invisible_characters_is_refused_on_email_everywhere(api, user, address):
-    register = api.post("/api/auth/register", {"email": address, "password": "a long enough passphrase"},
-                        format="json")
+    register = api.post("/api/auth/register", {"email": address, "password": "a long enough passphrase"}, format="json")
     assert register.status_code == 400 and "email" in register.json(), register.content
     login_ = api.post("/api/auth/login", {"email": address, "password": PASSWORD}, format="json")
     assert login_.status_code == 400 and "email" in login_.json()
     client = APIClient(enforce_csrf_checks=True)
-    session = client.post("/api/session/login", {"email": address, "password": PASSWORD}, format="json",
-                          **_credentials(client, "csrf", user))
+    session = client.post(
+        "/api/session/login",
+        {"email": address, "password": PASSWORD},
+        format="json",
+        **_credentials(client, "csrf", user),
+    )
     assert session.status_code == 400 and "email" in session.json()
     assert User.objects.count() == 1
 
 
 @pytest.mark.parametrize("address", SAME_ACCOUNT.values(), ids=SAME_ACCOUNT.keys())
 def test_a_look_alike_of_an_address_is_the_same_account(api, user, address):
-    register = api.post("/api/auth/register", {"email": address, "password": "a long enough passphrase"},
-                        format="json")
+    register = api.post("/api/auth/register", {"email": address, "password": "a long enough passphrase"}, format="json")
     assert (register.status_code, error_code(register)) == (409, "email_taken")
     assert api.post("/api/auth/login", {"email": address, "password": PASSWORD}, format="json").status_code == 200
 
@@ -139,11 +155,17 @@ def test_nfd_and_nfc_forms_are_one_account(api):
 
 
 def test_case_is_folded_over_the_whole_address(api):
-    assert api.post("/api/auth/register", {"email": "STRASSE@Example.COM", "password": PASSWORD},
-                    format="json").status_code == 201
+    assert (
+        api.post(
+            "/api/auth/register", {"email": "STRASSE@Example.COM", "password": PASSWORD}, format="json"
+        ).status_code
+        == 201
+    )
     assert User.objects.get().email == "strasse@example.com"
-    assert error_code(api.post("/api/auth/register", {"email": "straße@example.com", "password": PASSWORD},
-                               format="json")) == "email_taken"
+    assert (
+        error_code(api.post("/api/auth/register", {"email": "straße@example.com", "password": PASSWORD}, format="json"))
+        == "email_taken"
+    )
 
 
 def test_the_admin_refuses_invisible_characters_and_stores_the_normal_form(client):
@@ -159,12 +181,16 @@ def test_the_admin_refuses_invisible_characters_and_stores_the_normal_form(clien
 
 
 def test_the_import_refuses_invisible_characters_and_normalises_the_rest(tmp_path):
-    import bcrypt
-    from django.core.management import call_command
     import io
 
+    import bcrypt
+    from django.core.management import call_command
+
     hashed = bcrypt.hashpw(b"old password", bcrypt.gensalt(rounds=4)).decode()
-    rows = [{"email": "ｂｏｂ@example.com", "password_hash": hashed}, {"email": "eve\u200b@example.com", "password_hash": hashed}]
+    rows = [
+        {"email": "ｂｏｂ@example.com", "password_hash": hashed},
+        {"email": "eve\u200b@example.com", "password_hash": hashed},
+    ]
     path = tmp_path / "users.json"
     path.write_text(json.dumps(rows))
     out, err = io.StringIO(), io.StringIO()
@@ -177,13 +203,17 @@ def test_the_migration_renormalises_stored_emails_and_leaves_a_collision_alone(c
     from django.db import connection as _connection
 
     if _connection.vendor == "mysql":
-        pytest.skip("MySQL's utf8mb4_unicode_ci collation already treats these addresses as one: the rows cannot be set up")
-    User.objects.bulk_create([
-        User(email="ａｌｉｃｅ@example.com".lower()),   # stored by the old .lower()
-        User(email="alice@exa\u0301mple.com"),
-        User(email="bob@example.com"),
-        User(email="ｂｏｂ@example.com".lower()),       # would become bob@example.com: a collision
-    ])
+        pytest.skip(
+            "MySQL's utf8mb4_unicode_ci collation already treats these addresses as one: the rows cannot be set up"
+        )
+    User.objects.bulk_create(
+        [
+            User(email="ａｌｉｃｅ@example.com".lower()),  # stored by the old .lower()
+            User(email="alice@exa\u0301mple.com"),
+            User(email="bob@example.com"),
+            User(email="ｂｏｂ@example.com".lower()),  # would become bob@example.com: a collision
+        ]
+    )
     migration = importlib.import_module("accounts.migrations.0002_normalize_emails")
     migration.normalize_emails(apps, SimpleNamespace(connection=connection))
     emails = sorted(User.objects.values_list("email", flat=True))
@@ -193,9 +223,11 @@ def test_the_migration_renormalises_stored_emails_and_leaves_a_collision_alone(c
 
 # --- CSRF, types, passwords ------------------------------------------------------
 
+
 def test_a_csrf_refusal_names_its_reason():
     response = APIClient(enforce_csrf_checks=True).post(
-        "/api/session/login", {"email": "a@example.com", "password": "x"}, format="json")
+        "/api/session/login", {"email": "a@example.com", "password": "x"}, format="json"
+    )
     assert response.status_code == 403
     assert response.json()["detail"] == "CSRF Failed: CSRF cookie not set."
     assert "HttpResponse" not in response.content.decode()
@@ -206,8 +238,12 @@ def test_a_user_id_is_a_number_everywhere(api, user):
     tokens = login(api, user.email)
     profile = api.get("/api/auth/profile", **bearer(tokens["access"])).json()
     whoami = api.get("/api/auth/whoami", **bearer(tokens["access"])).json()
-    introspection = api.post("/api/auth/introspect", {"token": tokens["access"]}, format="json",
-                             **bearer(services.issue_session(staff).access)).json()
+    introspection = api.post(
+        "/api/auth/introspect",
+        {"token": tokens["access"]},
+        format="json",
+        **bearer(services.issue_session(staff).access),
+    ).json()
     assert type(profile["id"]) is int
     assert profile["id"] == whoami["user_id"] == introspection["user_id"]
     assert introspection["sub"] == str(profile["id"])  # RFC 7662: sub is a string
@@ -215,19 +251,27 @@ def test_a_user_id_is_a_number_everywhere(api, user):
 
 def test_a_new_password_equal_to_the_current_one_is_400_on_new_password(api, user):
     tokens = login(api, user.email)
-    response = api.put("/api/auth/profile/password", {"current_password": PASSWORD, "new_password": PASSWORD},
-                       format="json", **bearer(tokens["access"]))
+    response = api.put(
+        "/api/auth/profile/password",
+        {"current_password": PASSWORD, "new_password": PASSWORD},
+        format="json",
+        **bearer(tokens["access"]),
+    )
     assert response.status_code == 400 and list(response.json()) == ["new_password"]
     assert api.get("/api/auth/whoami", **bearer(tokens["access"])).status_code == 200  # nothing ended
 
 
 # --- database errors by kind ------------------------------------------------------
 
-@pytest.mark.parametrize("error, status, code", [
-    (DataError("value too long for type character varying(150)"), 400, "invalid_data"),
-    (IntegrityError("UNIQUE constraint failed: accounts_user.email"), 500, "server_error"),
-    (OperationalError("server closed the connection unexpectedly"), 503, "auth_unavailable"),
-])
+
+@pytest.mark.parametrize(
+    "error, status, code",
+    [
+        (DataError("value too long for type character varying(150)"), 400, "invalid_data"),
+        (IntegrityError("UNIQUE constraint failed: accounts_user.email"), 500, "server_error"),
+        (OperationalError("server closed the connection unexpectedly"), 503, "auth_unavailable"),
+    ],
+)
 def test_database_errors_are_answered_by_kind(api, user, monkeypatch, caplog, error, status, code):
     access = login(api, user.email)["access"]
 
@@ -242,6 +286,7 @@ def test_database_errors_are_answered_by_kind(api, user, monkeypatch, caplog, er
 
 
 # --- the rebuild lock --------------------------------------------------------------
+
 
 def test_a_rebuild_that_fails_midway_releases_its_lock(redis_client, monkeypatch):
     def broken(*args, **kwargs):
@@ -268,11 +313,19 @@ def test_a_failed_rebuild_leaves_a_lock_that_is_no_longer_its_own(redis_client, 
 
 # --- DATABASE_URL options --------------------------------------------------------------
 
+
 def _database_settings(url: str) -> dict:
     code = "import json; from django.conf import settings; print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
     env = {**servers.server_env(), "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "flowauth.settings"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=servers.BASE_DIR, env=env,
-                            capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=servers.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -289,6 +342,7 @@ def test_options_in_a_mysql_database_url_win_over_the_defaults():
 
 
 # --- the profile cache with Redis down (REVOCATION_FAILURE_MODE=database) ---------------
+
 
 def _png() -> bytes:
     import io

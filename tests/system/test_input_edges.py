@@ -36,8 +36,15 @@ def test_a_nul_byte_at_login_is_a_400_never_a_database_error(api, user, field):
 
 def test_profile_updates_cannot_touch_privileges_or_identity(api, user):
     access = login(api, user.email)["access"]
-    forged = {"is_staff": True, "is_superuser": True, "is_active": False, "id": 999,
-              "date_joined": "2000-01-01T00:00:00Z", "email": "mallory@example.com", "first_name": "Alice"}
+    forged = {
+        "is_staff": True,
+        "is_superuser": True,
+        "is_active": False,
+        "id": 999,
+        "date_joined": "2000-01-01T00:00:00Z",
+        "email": "mallory@example.com",
+        "first_name": "Alice",
+    }
     response = api.patch("/api/auth/profile", forged, format="json", **bearer(access))
     assert response.status_code == 200
     user.refresh_from_db()

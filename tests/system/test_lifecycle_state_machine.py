@@ -13,7 +13,8 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from hypothesis import HealthCheck, settings as hypothesis_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from rest_framework.test import APIClient
@@ -95,8 +96,7 @@ class TokenLifeCycle(RuleBasedStateMachine):
     def register(self):
         TokenLifeCycle.serial += 1
         user = ModelUser(f"machine{TokenLifeCycle.serial}@example.com", f"first passphrase {TokenLifeCycle.serial}")
-        response = self.api.post("/api/auth/register", {"email": user.email, "password": user.password},
-                                 format="json")
+        response = self.api.post("/api/auth/register", {"email": user.email, "password": user.password}, format="json")
         assert response.status_code == 201, response.content
         self.users.append(user)
         self._issue(user, response.json())
@@ -105,8 +105,7 @@ class TokenLifeCycle(RuleBasedStateMachine):
     @rule(index=st.integers(0, 99))
     def login(self, index):
         user = self._pick(self.users, index)
-        response = self.api.post("/api/auth/login", {"email": user.email, "password": user.password},
-                                 format="json")
+        response = self.api.post("/api/auth/login", {"email": user.email, "password": user.password}, format="json")
         if user.exists and user.active:
             assert response.status_code == 200, response.content
             self._issue(user, response.json())
@@ -155,8 +154,7 @@ class TokenLifeCycle(RuleBasedStateMachine):
     @precondition(lambda self: self.credentials)
     @rule(index=st.integers(0, 99))
     def logout(self, index):
-        credential, _ = self._authenticated_rule(
-            index, lambda c: self.api.post("/api/auth/logout", **bearer(c.access)))
+        credential, _ = self._authenticated_rule(index, lambda c: self.api.post("/api/auth/logout", **bearer(c.access)))
         if credential:
             credential.session.live = False
 
@@ -164,7 +162,8 @@ class TokenLifeCycle(RuleBasedStateMachine):
     @rule(index=st.integers(0, 99))
     def logout_others(self, index):
         credential, _ = self._authenticated_rule(
-            index, lambda c: self.api.post("/api/auth/logout-others", **bearer(c.access)))
+            index, lambda c: self.api.post("/api/auth/logout-others", **bearer(c.access))
+        )
         if credential:
             self._end_user(credential.session.user, keep=credential.session)
 
@@ -172,7 +171,8 @@ class TokenLifeCycle(RuleBasedStateMachine):
     @rule(index=st.integers(0, 99))
     def logout_all(self, index):
         credential, _ = self._authenticated_rule(
-            index, lambda c: self.api.post("/api/auth/logout-all", **bearer(c.access)))
+            index, lambda c: self.api.post("/api/auth/logout-all", **bearer(c.access))
+        )
         if credential:
             self._end_user(credential.session.user)
 
@@ -184,9 +184,14 @@ class TokenLifeCycle(RuleBasedStateMachine):
         credential = self._pick(self.credentials, index)
         old_password = credential.session.user.password
         credential, response = self._authenticated_rule(
-            index, lambda c: self.api.put("/api/auth/profile/password",
-                                          {"current_password": old_password, "new_password": new_password},
-                                          format="json", **bearer(c.access)))
+            index,
+            lambda c: self.api.put(
+                "/api/auth/profile/password",
+                {"current_password": old_password, "new_password": new_password},
+                format="json",
+                **bearer(c.access),
+            ),
+        )
         if credential:
             user = credential.session.user
             user.password = new_password
@@ -233,9 +238,15 @@ class TokenLifeCycle(RuleBasedStateMachine):
 @pytest.mark.django_db(transaction=True)
 def test_a_credential_is_accepted_if_and_only_if_the_model_says_it_is_live(token_settings):
     token_settings(ACCESS_TOKEN_LIFETIME=ACCESS_LIFETIME, REFRESH_GRACE_SECONDS=GRACE)
-    run_state_machine_as_test(TokenLifeCycle, settings=hypothesis_settings(
-        max_examples=EXAMPLES, stateful_step_count=30, deadline=None, derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    ))
+    run_state_machine_as_test(
+        TokenLifeCycle,
+        settings=hypothesis_settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=30,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
     print(f"state machine: {STATS['steps']} steps, {STATS['checks']} credential checks")
     assert STATS["steps"] >= EXAMPLES * 10 and STATS["checks"] >= STATS["steps"]

@@ -40,6 +40,7 @@ def test_revoked_through_one_process_is_refused_by_another_that_had_it_cached(re
     load_errors = []
 
     with gunicorn(workers=1, threads=4) as a, gunicorn(workers=1, threads=4) as b:
+
         def load():
             with httpx.Client(timeout=30) as client:
                 while not stop.is_set():
@@ -57,8 +58,11 @@ def test_revoked_through_one_process_is_refused_by_another_that_had_it_cached(re
                     for _ in range(3):
                         assert whoami(client, b, pair.access) == 200
                     if n % 3 == 0:
-                        response = client.post(f"{a}/api/auth/logout", json={"refresh": pair.refresh},
-                                               headers={"Authorization": f"Bearer {pair.access}"})
+                        response = client.post(
+                            f"{a}/api/auth/logout",
+                            json={"refresh": pair.refresh},
+                            headers={"Authorization": f"Bearer {pair.access}"},
+                        )
                         assert response.status_code == 204, response.text
                     elif n % 3 == 1:
                         services.revoke_session(pair.session, reason=RevokeReason.ADMIN)

@@ -11,8 +11,11 @@ from tests.helpers import PASSWORD
 from tests.system.test_admin_browser import CHROMIUM
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium "
-                       "(apt-get install -y chromium chromium-driver); .ci/run installs it"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian chromium is not installed at /usr/bin/chromium "
+        "(apt-get install -y chromium chromium-driver); .ci/run installs it",
+    ),
     pytest.mark.live_server_process,
     pytest.mark.staff_mfa,
 ]
@@ -26,8 +29,9 @@ def staff_secret(transactional_db, live_server) -> str:
     tokens = httpx.post(f"{base}/api/auth/login", json={"email": "staff@example.com", "password": PASSWORD}).json()
     headers = {"Authorization": f"Bearer {tokens['access']}"}
     secret = httpx.post(f"{base}/api/auth/mfa/totp", headers=headers).json()["secret"]
-    confirmed = httpx.post(f"{base}/api/auth/mfa/totp/confirm", headers=headers,
-                           json={"code": pyotp.TOTP(secret).now()})
+    confirmed = httpx.post(
+        f"{base}/api/auth/mfa/totp/confirm", headers=headers, json={"code": pyotp.TOTP(secret).now()}
+    )
     assert confirmed.status_code == 200, confirmed.text
     return secret
 

@@ -22,8 +22,9 @@ def _enrolled_user(base: str, email: str) -> str:
     tokens = httpx.post(f"{base}/api/auth/login", json={"email": email, "password": PASSWORD}).json()
     headers = {"Authorization": f"Bearer {tokens['access']}"}
     secret = httpx.post(f"{base}/api/auth/mfa/totp", headers=headers).json()["secret"]
-    confirmed = httpx.post(f"{base}/api/auth/mfa/totp/confirm", headers=headers,
-                           json={"code": pyotp.TOTP(secret).now()})
+    confirmed = httpx.post(
+        f"{base}/api/auth/mfa/totp/confirm", headers=headers, json={"code": pyotp.TOTP(secret).now()}
+    )
     assert confirmed.status_code == 200, confirmed.text
     return secret
 
@@ -35,8 +36,9 @@ def _burst(bases: list[str], mfa_token: str, codes: list[str]) -> list[httpx.Res
     def worker(index: int) -> None:
         with httpx.Client(timeout=60) as client:
             barrier.wait()
-            results[index] = client.post(f"{bases[index % len(bases)]}/api/auth/login/mfa",
-                                         json={"mfa_token": mfa_token, "code": codes[index]})
+            results[index] = client.post(
+                f"{bases[index % len(bases)]}/api/auth/login/mfa", json={"mfa_token": mfa_token, "code": codes[index]}
+            )
 
     pool = [threading.Thread(target=worker, args=(i,)) for i in range(len(codes))]
     for thread in pool:
@@ -85,8 +87,9 @@ def test_the_right_code_sent_twice_at_once_to_two_servers_starts_one_session():
             with httpx.Client(timeout=60) as client:
                 barrier.wait()
                 base = (server_a, server_b)[index]
-                results[index] = client.post(f"{base}/api/auth/login/mfa",
-                                             json={"mfa_token": tokens[index], "code": code})
+                results[index] = client.post(
+                    f"{base}/api/auth/login/mfa", json={"mfa_token": tokens[index], "code": code}
+                )
 
         pool = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
         for thread in pool:
@@ -108,18 +111,23 @@ def test_one_recovery_code_sent_at_once_to_two_servers_starts_one_session():
         tokens = httpx.post(f"{server_a}/api/auth/login", json={"email": email, "password": PASSWORD}).json()
         headers = {"Authorization": f"Bearer {tokens['access']}"}
         secret = httpx.post(f"{server_a}/api/auth/mfa/totp", headers=headers).json()["secret"]
-        codes = httpx.post(f"{server_a}/api/auth/mfa/totp/confirm", headers=headers,
-                           json={"code": pyotp.TOTP(secret).now()}).json()["recovery_codes"]
-        mfa_tokens = [httpx.post(f"{server_a}/api/auth/login", json={"email": email, "password": PASSWORD})
-                      .json()["mfa_token"] for _ in range(2)]
+        codes = httpx.post(
+            f"{server_a}/api/auth/mfa/totp/confirm", headers=headers, json={"code": pyotp.TOTP(secret).now()}
+        ).json()["recovery_codes"]
+        mfa_tokens = [
+            httpx.post(f"{server_a}/api/auth/login", json={"email": email, "password": PASSWORD}).json()["mfa_token"]
+            for _ in range(2)
+        ]
         barrier = threading.Barrier(2)
         results: list = [None, None]
 
         def worker(index: int) -> None:
             with httpx.Client(timeout=60) as client:
                 barrier.wait()
-                results[index] = client.post(f"{(server_a, server_b)[index]}/api/auth/login/mfa",
-                                             json={"mfa_token": mfa_tokens[index], "code": codes[0]})
+                results[index] = client.post(
+                    f"{(server_a, server_b)[index]}/api/auth/login/mfa",
+                    json={"mfa_token": mfa_tokens[index], "code": codes[0]},
+                )
 
         pool = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
         for thread in pool:

@@ -5,9 +5,9 @@ from collections import Counter
 import httpx
 import pytest
 
-from tokens.models import RefreshToken, Session
 from tests.helpers import PASSWORD, burst, claims, make_user
 from tests.servers import gunicorn
+from tokens.models import RefreshToken, Session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process]
 
@@ -60,7 +60,12 @@ def test_fifty_concurrent_refreshes_of_one_token_leave_one_live_refresh_token():
         assert list(live.values_list("jti", flat=True)) == list(refresh_jtis)
         assert RefreshToken.objects.filter(session=session).count() == 2
         # The survivor keeps working.
-        assert httpx.post(f"{server}/api/auth/refresh", json={"refresh": refresh_jtis and results[0].json()["refresh"]}).status_code == 200
+        assert (
+            httpx.post(
+                f"{server}/api/auth/refresh", json={"refresh": refresh_jtis and results[0].json()["refresh"]}
+            ).status_code
+            == 200
+        )
 
 
 def test_without_grace_concurrent_refreshes_give_one_winner_and_end_the_session():

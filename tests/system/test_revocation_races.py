@@ -7,7 +7,6 @@ returned) is refused, and no request ever answered 5xx. Whichever side wins the
 race, nothing of the session may survive ("resurrected" sessions).
 """
 
-
 import httpx
 import pytest
 
@@ -45,6 +44,7 @@ def auth(access: str) -> dict:
 
 def race(base: str, *contenders):
     """Run each contender(client) in its own thread, released together; return their results in order."""
+
     def bound(contender):
         def run():
             with httpx.Client(base_url=base, timeout=30) as client:
@@ -99,7 +99,9 @@ def test_logout_racing_a_refresh_leaves_no_token_of_the_session_alive(server, ht
     for _ in range(50):
         pair = services.issue_session(user)
         logout, refreshed = race(
-            server, lambda client: client.post("/api/auth/logout", headers=auth(pair.access)), refresh(pair.refresh)
+            server,
+            lambda client, pair=pair: client.post("/api/auth/logout", headers=auth(pair.access)),
+            refresh(pair.refresh),
         )
         assert logout.status_code == 204, logout.text
         assert_nothing_accepted(http, pair.session.id, *tokens_of(pair, refreshed))
@@ -113,7 +115,9 @@ def test_password_change_racing_a_refresh_leaves_no_token_of_the_old_session_ali
         body = {"current_password": passwords[iteration % 2], "new_password": passwords[(iteration + 1) % 2]}
         changed, refreshed = race(
             server,
-            lambda client: client.put("/api/auth/profile/password", json=body, headers=auth(pair.access)),
+            lambda client, body=body, pair=pair: client.put(
+                "/api/auth/profile/password", json=body, headers=auth(pair.access)
+            ),
             refresh(pair.refresh),
         )
         assert changed.status_code == 200, changed.text

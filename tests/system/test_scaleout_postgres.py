@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from tests.pg_standby import binaries_available, primary_and_standby
-from tests.redis_server import throwaway_redis
 from tests.redis_sentinel import wait_for
+from tests.redis_server import throwaway_redis
 from tests.scaleout_servers import gunicorn_logging_to
 from tests.servers import BASE_DIR, server_env
 
@@ -40,8 +40,14 @@ def _bearer(access: str) -> dict:
 
 
 def _migrate(url: str) -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR,
-                   env=server_env(DATABASE_URL=url), check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=BASE_DIR,
+        env=server_env(DATABASE_URL=url),
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
 
 
 def _session(client: httpx.Client, email: str) -> dict:
@@ -95,9 +101,16 @@ def test_standby_promoted_under_traffic_loses_no_acknowledged_write(tmp_path):
     with primary_and_standby() as pair, throwaway_redis(tmp_path) as own_redis:
         url = pair.url("flowauth")
         _migrate(url)
-        with gunicorn_logging_to(tmp_path / "gunicorn.log", DATABASE_URL=url, REDIS_URL=own_redis.url,
-                                 CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=1) as base, \
-                httpx.Client(base_url=base, timeout=30) as client:
+        with (
+            gunicorn_logging_to(
+                tmp_path / "gunicorn.log",
+                DATABASE_URL=url,
+                REDIS_URL=own_redis.url,
+                CONN_MAX_AGE=60,
+                CONN_HEALTH_CHECKS=1,
+            ) as base,
+            httpx.Client(base_url=base, timeout=30) as client,
+        ):
             rotating = [_session(client, f"rotate{i}@example.com") for i in range(ROTATORS * SESSIONS_PER_ROTATOR)]
             ending = [_session(client, f"end{i}@example.com") for i in range(LOGOUTS)]
             acked: set[int] = set()
@@ -106,8 +119,9 @@ def test_standby_promoted_under_traffic_loses_no_acknowledged_write(tmp_path):
             def logout(index: int) -> None:
                 response = client.post("/api/auth/logout", headers=_bearer(ending[index]["access"]), json={})
                 logout_statuses.append(response.status_code)
-                if response.status_code == 204 or (response.status_code == 401
-                                                   and response.json()["code"] == "session_revoked"):
+                if response.status_code == 204 or (
+                    response.status_code == 401 and response.json()["code"] == "session_revoked"
+                ):
                     acked.add(index)
 
             with Rotators(base, rotating) as rotators:
@@ -143,7 +157,9 @@ def test_standby_promoted_under_traffic_loses_no_acknowledged_write(tmp_path):
 
         live = pair.standby.query(
             "SELECT session_id, count(*) FROM tokens_refreshtoken WHERE used_at IS NULL AND NOT is_revoked "
-            "GROUP BY session_id HAVING count(*) > 1", "flowauth")
+            "GROUP BY session_id HAVING count(*) > 1",
+            "flowauth",
+        )
         assert live == [], "a session with two live refresh tokens: a half-written rotation"
 
     statuses = {r[2] for r in rotators.results}
@@ -154,6 +170,12 @@ def test_standby_promoted_under_traffic_loses_no_acknowledged_write(tmp_path):
     unavailable = [r[0] for r in rotators.results if r[2] == 503]
     assert unavailable, "the crash was felt"
     back = min(r[0] for r in rotators.results if r[2] == 200 and r[0] > unavailable[-1])
-    print("\npostgres failover:", {"rotations": len(rotators.results), "503s": len(unavailable),
-                                   "window_s": round(unavailable[-1] - unavailable[0], 3),
-                                   "recovered_after_crash_s": round(back - killed_at, 3)})
+    print(
+        "\npostgres failover:",
+        {
+            "rotations": len(rotators.results),
+            "503s": len(unavailable),
+            "window_s": round(unavailable[-1] - unavailable[0], 3),
+            "recovered_after_crash_s": round(back - killed_at, 3),
+        },
+    )

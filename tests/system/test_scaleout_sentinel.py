@@ -74,8 +74,9 @@ class Traffic:
 
     def logout(self, client: httpx.Client, index: int) -> int:
         response = client.post("/api/auth/logout", headers=_bearer(self.pairs[index].access), json={})
-        if response.status_code == 204 or (response.status_code == 401
-                                           and response.json()["code"] == "session_revoked"):
+        if response.status_code == 204 or (
+            response.status_code == 401 and response.json()["code"] == "session_revoked"
+        ):
             with self.lock:
                 self.acked.setdefault(index, time.monotonic())
         return response.status_code
@@ -104,11 +105,15 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
     pairs = [services.issue_session(users[i % len(users)]) for i in range(SESSIONS)]
     order = list(range(SESSIONS))
     random.Random(13).shuffle(order)
-    first, lagging, rest = order[:15], order[15:15 + UNREPLICATED], order[15 + UNREPLICATED:SESSIONS - 10]
-    keep = order[SESSIONS - 10:]  # never logged out: they must work again after the failover
+    first, lagging, rest = order[:15], order[15 : 15 + UNREPLICATED], order[15 + UNREPLICATED : SESSIONS - 10]
+    keep = order[SESSIONS - 10 :]  # never logged out: they must work again after the failover
 
-    with sentinel_group(tmp_path) as group, gunicorn_logging_to(tmp_path / "gunicorn.log", REDIS_URL=group.url, COOKIE_SECURE=0) as base, \
-            httpx.Client(base_url=base, timeout=10) as client, Traffic(base, pairs) as traffic:
+    with (
+        sentinel_group(tmp_path) as group,
+        gunicorn_logging_to(tmp_path / "gunicorn.log", REDIS_URL=group.url, COOKIE_SECURE=0) as base,
+        httpx.Client(base_url=base, timeout=10) as client,
+        Traffic(base, pairs) as traffic,
+    ):
         for index in first:
             assert traffic.logout(client, index) == 204
 
@@ -184,8 +189,12 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
             assert login.status_code == 200, login.text
             assert browser.get("/api/auth/profile", headers=_bearer(login.json()["access"])).status_code == 200
             csrf = {"X-CSRFToken": browser.get("/api/auth/csrf").json()["csrf_token"]}
-            assert browser.post("/api/session/login", json={"email": users[1].email, "password": PASSWORD},
-                                headers=csrf).status_code == 200
+            assert (
+                browser.post(
+                    "/api/session/login", json={"email": users[1].email, "password": PASSWORD}, headers=csrf
+                ).status_code
+                == 200
+            )
             assert browser.get("/api/auth/profile").status_code == 200
             assert promoted.keys("flowauth:profile:*") and promoted.keys("flowauth:cache:*")
             csrf = {"X-CSRFToken": browser.cookies["csrftoken"]}  # login rotated it

@@ -8,8 +8,8 @@ import pytest
 from tests import signing
 from tests.helpers import PASSWORD, bearer, error_code, login, make_user
 from tests.servers import gunicorn
-from tokens import redis_client as redis_client_module
 from tokens import keys, revocation
+from tokens import redis_client as redis_client_module
 
 WHOAMI = "/api/auth/whoami"
 
@@ -25,13 +25,18 @@ def _sibling_env(flowauth_settings) -> dict:
         "FLOWAUTH_ALGORITHM": "ES256",
         "FLOWAUTH_PUBLIC_KEYS": json.dumps({kid: keys.public_pem(key.public_key())}),
         "FLOWAUTH_REDIS_URL": flowauth_settings.FLOWAUTH_TOKENS["REDIS_URL"],
-        "FLOWAUTH_AUDIENCE": "orders", "FLOWAUTH_ISSUER": "https://auth.example.test",
+        "FLOWAUTH_AUDIENCE": "orders",
+        "FLOWAUTH_ISSUER": "https://auth.example.test",
     }
 
 
 def _flowauth_env() -> dict:
-    return {"JWT_ALGORITHM": "ES256", "JWT_PRIVATE_KEY": keys.private_pem(signing.private_key("ES256", "sibling")),
-            "JWT_AUDIENCE": "orders", "JWT_ISSUER": "https://auth.example.test"}
+    return {
+        "JWT_ALGORITHM": "ES256",
+        "JWT_PRIVATE_KEY": keys.private_pem(signing.private_key("ES256", "sibling")),
+        "JWT_AUDIENCE": "orders",
+        "JWT_ISSUER": "https://auth.example.test",
+    }
 
 
 @pytest.mark.live_server_process
@@ -89,8 +94,13 @@ def test_a_verifier_never_rebuilds_and_never_queries_a_database(api, user, token
 def test_a_verifier_ignores_the_database_fallback(api, user, token_settings):
     token_settings(**signing.config("ES256"))
     access = login(api, user.email)["access"]
-    token_settings(**signing.verifier_config("ES256"), ROLE="verifier", REVOCATION_FAILURE_MODE="database",
-                   REDIS_URL="redis://127.0.0.1:1/0", REDIS_SOCKET_TIMEOUT=0.5)
+    token_settings(
+        **signing.verifier_config("ES256"),
+        ROLE="verifier",
+        REVOCATION_FAILURE_MODE="database",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        REDIS_SOCKET_TIMEOUT=0.5,
+    )
     assert api.get(WHOAMI, **bearer(access)).status_code == 503
 
 
@@ -110,10 +120,20 @@ def test_a_verifier_fetches_its_jwks_at_start_up_and_only_over_https(settings):
 
     from tests.servers import BASE_DIR
 
-    env = {**os.environ, **{k: v for k, v in _sibling_env(settings).items() if k.isupper()},
-           "FLOWAUTH_PUBLIC_KEYS": "{}", "FLOWAUTH_JWKS_URL": "http://127.0.0.1:1/jwks.json"}
-    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=BASE_DIR, env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        **{k: v for k, v in _sibling_env(settings).items() if k.isupper()},
+        "FLOWAUTH_PUBLIC_KEYS": "{}",
+        "FLOWAUTH_JWKS_URL": "http://127.0.0.1:1/jwks.json",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "JWKS_URL must be an https:// URL" in result.stderr
 
@@ -130,13 +150,17 @@ def test_the_sibling_reads_amr_and_auth_time_to_demand_a_second_factor(settings)
         refused = httpx.get(f"{sibling}/payouts", headers=auth)
         assert refused.status_code == 403 and refused.json()["code"] == "reauth_required"
         secret = httpx.post(f"{flowauth}/api/auth/mfa/totp", headers=auth).json()["secret"]
-        confirmed = httpx.post(f"{flowauth}/api/auth/mfa/totp/confirm", headers=auth,
-                               json={"code": pyotp.TOTP(secret).now()})
+        confirmed = httpx.post(
+            f"{flowauth}/api/auth/mfa/totp/confirm", headers=auth, json={"code": pyotp.TOTP(secret).now()}
+        )
         assert confirmed.status_code == 200
         import time
 
-        stepped = httpx.post(f"{flowauth}/api/auth/reauth", headers=auth,
-                             json={"password": PASSWORD, "code": pyotp.TOTP(secret).at(time.time() + 30)})
+        stepped = httpx.post(
+            f"{flowauth}/api/auth/reauth",
+            headers=auth,
+            json={"password": PASSWORD, "code": pyotp.TOTP(secret).at(time.time() + 30)},
+        )
         assert stepped.status_code == 200, stepped.text
         ok = httpx.get(f"{sibling}/payouts", headers={"Authorization": f"Bearer {stepped.json()['access']}"})
         assert ok.status_code == 200, ok.text

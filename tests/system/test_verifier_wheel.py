@@ -44,8 +44,11 @@ def _wheel(tmp: Path) -> Path:
     given = os.environ.get("FLOWAUTH_WHEEL")
     if given:
         return Path(given).resolve()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp), str(ROOT)],
-                   check=True, cwd=tmp)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp), str(ROOT)],
+        check=True,
+        cwd=tmp,
+    )
     shutil.rmtree(ROOT / "build", ignore_errors=True)
     (built,) = tmp.glob("flowauth-*.whl")
     return built
@@ -60,8 +63,9 @@ def verifier_env(tmp_path_factory):
     python = base / "venv" / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{wheel}[verifier]"], check=True, cwd=base)
     project = base / "project"
-    shutil.copytree(ROOT / "tests" / "sibling", project / "tests" / "sibling",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "tests" / "sibling", project / "tests" / "sibling", ignore=shutil.ignore_patterns("__pycache__")
+    )
     (project / "tests" / "__init__.py").write_text("")
     (project / "check.py").write_text(CHECK)
     return python, project, wheel
@@ -71,16 +75,25 @@ def _sibling(verifier_env, flowauth_settings, *tokens_: str) -> dict:
     python, project, _ = verifier_env
     key = signing.private_key("ES256", "wheel")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV")}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "tests.sibling.settings",
-        "SIBLING_SECRET_KEY": "sibling-test-only-" + "w" * 40,
-        "FLOWAUTH_ALGORITHM": "ES256",
-        "FLOWAUTH_PUBLIC_KEYS": json.dumps({signing.kid_of(key, "ES256"): keys.public_pem(key.public_key())}),
-        "FLOWAUTH_REDIS_URL": flowauth_settings.FLOWAUTH_TOKENS["REDIS_URL"],
-        "FLOWAUTH_AUDIENCE": AUDIENCE, "FLOWAUTH_ISSUER": ISSUER,
-    })
-    done = subprocess.run([str(python), "check.py", json.dumps(list(tokens_))], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=60)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.sibling.settings",
+            "SIBLING_SECRET_KEY": "sibling-test-only-" + "w" * 40,
+            "FLOWAUTH_ALGORITHM": "ES256",
+            "FLOWAUTH_PUBLIC_KEYS": json.dumps({signing.kid_of(key, "ES256"): keys.public_pem(key.public_key())}),
+            "FLOWAUTH_REDIS_URL": flowauth_settings.FLOWAUTH_TOKENS["REDIS_URL"],
+            "FLOWAUTH_AUDIENCE": AUDIENCE,
+            "FLOWAUTH_ISSUER": ISSUER,
+        }
+    )
+    done = subprocess.run(
+        [str(python), "check.py", json.dumps(list(tokens_))],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -88,7 +101,8 @@ def _sibling(verifier_env, flowauth_settings, *tokens_: str) -> dict:
 @pytest.mark.live_server_process
 @pytest.mark.django_db
 def test_the_installed_verifier_accepts_a_flowauth_token_and_refuses_it_after_logout(
-        verifier_env, api, user, settings, token_settings):
+    verifier_env, api, user, settings, token_settings
+):
     token_settings(**signing.config("ES256", "wheel"), AUDIENCE=AUDIENCE, ISSUER=ISSUER)
     access = login(api, user.email)["access"]
 
@@ -97,8 +111,13 @@ def test_the_installed_verifier_accepts_a_flowauth_token_and_refuses_it_after_lo
     installed = Path(before["tokens_module"]).resolve()
     assert python.parent.parent in installed.parents, installed  # the wheel's copy, in the fresh venv
     assert ROOT not in installed.parents
-    assert before["answers"] == [{"status": 200, "body": {"user_id": str(user.pk), "session_id": before["answers"][0]
-                                                          ["body"]["session_id"]}, "www_authenticate": ""}]
+    assert before["answers"] == [
+        {
+            "status": 200,
+            "body": {"user_id": str(user.pk), "session_id": before["answers"][0]["body"]["session_id"]},
+            "www_authenticate": "",
+        }
+    ]
     assert before["answers"][0]["body"]["session_id"]
 
     assert api.post("/api/auth/logout", **bearer(access)).status_code == 204
@@ -123,4 +142,4 @@ def test_the_wheel_holds_the_three_packages_and_declares_both_extras(verifier_en
     assert "tokens/migrations/0001_initial.py" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/"))]
     assert "Provides-Extra: verifier" in metadata and "Provides-Extra: server" in metadata
-    assert "Requires-Dist: djangorestframework-simplejwt==5.5.1; extra == \"verifier\"" in metadata
+    assert 'Requires-Dist: djangorestframework-simplejwt==5.5.1; extra == "verifier"' in metadata

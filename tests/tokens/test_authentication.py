@@ -78,7 +78,9 @@ def test_a_changed_payload_byte_breaks_the_signature(api, session_tokens, other_
 def test_a_token_signed_with_another_key_is_invalid(api, session_tokens):
     import jwt
 
-    forged = jwt.encode(claims(session_tokens["access"]), "another-secret-of-sufficient-length-0123456789", algorithm="HS256")
+    forged = jwt.encode(
+        claims(session_tokens["access"]), "another-secret-of-sufficient-length-0123456789", algorithm="HS256"
+    )
     assert error_code(api.get(WHOAMI, **bearer(forged))) == "token_invalid"
 
 
@@ -91,7 +93,15 @@ def test_same_key_other_hmac_algorithm_is_refused(api, session_tokens):
     assert error_code(api.get(WHOAMI, **bearer(forged))) == "token_invalid"
 
 
-@pytest.mark.parametrize("header", [{"jku": "http://127.0.0.1:9/jwks"}, {"x5u": "http://127.0.0.1:9/x"}, {"crit": ["foo"], "foo": 1}, {"kid": "../../../../dev/null"}])
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"jku": "http://127.0.0.1:9/jwks"},
+        {"x5u": "http://127.0.0.1:9/x"},
+        {"crit": ["foo"], "foo": 1},
+        {"kid": "../../../../dev/null"},
+    ],
+)
 def test_key_pointing_headers_are_refused_or_harmless(api, session_tokens, header):
     forged = resign(session_tokens["access"], header=header)
     response = api.get(WHOAMI, **bearer(forged))
@@ -103,8 +113,20 @@ def test_key_pointing_headers_are_refused_or_harmless(api, session_tokens, heade
 
 @pytest.mark.parametrize(
     "raw",
-    ["", ".", "..", "a", "a.b", "a.b.c.d", "a.b.c.d.e", "!!!!.@@@@.####", "eyJ+.eyJ/.abc", "x" * 5000,
-     f"{b64([])}.{b64(None)}.sig", f"{b64(1)}.{b64([])}.sig"],
+    [
+        "",
+        ".",
+        "..",
+        "a",
+        "a.b",
+        "a.b.c.d",
+        "a.b.c.d.e",
+        "!!!!.@@@@.####",
+        "eyJ+.eyJ/.abc",
+        "x" * 5000,
+        f"{b64([])}.{b64(None)}.sig",
+        f"{b64(1)}.{b64([])}.sig",
+    ],
 )
 def test_malformed_tokens_are_401_never_500(api, raw):
     response = api.get(WHOAMI, HTTP_AUTHORIZATION=f"Bearer {raw}")
@@ -150,7 +172,10 @@ def test_a_deactivated_user_is_refused_at_once(api, user, session_tokens):
     user.is_active = False
     user.save()
     assert error_code(api.get(WHOAMI, **bearer(session_tokens["access"]))) == "session_revoked"
-    assert error_code(api.post("/api/auth/refresh", {"refresh": session_tokens["refresh"]}, format="json")) == "session_revoked"
+    assert (
+        error_code(api.post("/api/auth/refresh", {"refresh": session_tokens["refresh"]}, format="json"))
+        == "session_revoked"
+    )
 
 
 def test_a_bulk_deactivation_refuses_every_deactivated_users_tokens_at_once(api, user, other_user):

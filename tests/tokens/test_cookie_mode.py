@@ -19,9 +19,7 @@ def browser():
 
 
 def cookie_login(client, email="alice@example.com"):
-    response = client.post(
-        "/api/auth/login", {"email": email, "password": PASSWORD}, format="json", **COOKIE_MODE
-    )
+    response = client.post("/api/auth/login", {"email": email, "password": PASSWORD}, format="json", **COOKIE_MODE)
     assert response.status_code == 200, response.content
     return response
 

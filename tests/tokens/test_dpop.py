@@ -38,8 +38,13 @@ def proof_header(proof: str) -> dict:
 
 
 def bound_login(api, user, key, **extra):
-    response = api.post("/api/auth/login", {"email": user.email, "password": helpers.PASSWORD},
-                        format="json", **proof_header(key.proof("POST", LOGIN)), **extra)
+    response = api.post(
+        "/api/auth/login",
+        {"email": user.email, "password": helpers.PASSWORD},
+        format="json",
+        **proof_header(key.proof("POST", LOGIN)),
+        **extra,
+    )
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -72,18 +77,29 @@ def test_login_with_a_proof_binds_the_session_to_the_key(api, user, keys, alg):
 
 def test_thumbprint_is_rfc_7638(key):
     # RFC 7638 section 3.1's example key and thumbprint.
-    jwk = {"kty": "RSA", "e": "AQAB", "alg": "RS256", "kid": "2011-04-29", "n": (
-        "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknj"
-        "hMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6"
-        "qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8aw"
-        "apJzKnqDKgw")}
+    jwk = {
+        "kty": "RSA",
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29",
+        "n": (
+            "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknj"
+            "hMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6"
+            "qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8aw"
+            "apJzKnqDKgw"
+        ),
+    }
     assert dpop.jwk_thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 
 
 def test_register_with_a_proof_binds_the_first_session(api, key):
     url = BASE + "/api/auth/register"
-    response = api.post("/api/auth/register", {"email": "new@example.com", "password": helpers.PASSWORD},
-                        format="json", **proof_header(key.proof("POST", url)))
+    response = api.post(
+        "/api/auth/register",
+        {"email": "new@example.com", "password": helpers.PASSWORD},
+        format="json",
+        **proof_header(key.proof("POST", url)),
+    )
     assert response.status_code == 201, response.content
     assert helpers.claims(response.json()["access"])["cnf"]["jkt"] == key.jkt
 
@@ -91,8 +107,12 @@ def test_register_with_a_proof_binds_the_first_session(api, key):
 def test_register_with_a_bad_proof_creates_no_account(api, key):
     from accounts.models import User
 
-    response = api.post("/api/auth/register", {"email": "new@example.com", "password": helpers.PASSWORD},
-                        format="json", **proof_header(key.proof("POST", LOGIN)))  # proof for another URL
+    response = api.post(
+        "/api/auth/register",
+        {"email": "new@example.com", "password": helpers.PASSWORD},
+        format="json",
+        **proof_header(key.proof("POST", LOGIN)),
+    )  # proof for another URL
     assert_dpop_refusal(response)
     assert not User.objects.filter(email="new@example.com").exists()
 
@@ -118,8 +138,13 @@ def test_dpop_required_refuses_unbound_logins(api, user, key, token_settings):
 
 def _forged(key, *, header=None, payload=None, signing_key=None, alg=None):
     head = {"typ": "dpop+jwt", "jwk": key.jwk, **(header or {})}
-    claims = {"jti": "j-" + str(id(head)), "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-              **(payload or {})}
+    claims = {
+        "jti": "j-" + str(id(head)),
+        "htm": "GET",
+        "htu": ME,
+        "iat": int(timezone.now().timestamp()),
+        **(payload or {}),
+    }
     return pyjwt.encode(claims, signing_key or key.private_key, algorithm=alg or key.alg, headers=head)
 
 
@@ -147,43 +172,122 @@ BAD_PROOFS = {
     "jti not a string": lambda k, at: k.proof("GET", ME, access_token=at, jti=12345),
     "htu not a string": lambda k, at: k.proof("GET", ME, access_token=at, htu=["x"]),
     "typ jwt": lambda k, at: pyjwt.encode(
-        {"jti": "x1", "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-         "ath": dpop.access_token_hash(at)}, k.private_key, algorithm="ES256", headers={"typ": "JWT", "jwk": k.jwk}),
+        {
+            "jti": "x1",
+            "htm": "GET",
+            "htu": ME,
+            "iat": int(timezone.now().timestamp()),
+            "ath": dpop.access_token_hash(at),
+        },
+        k.private_key,
+        algorithm="ES256",
+        headers={"typ": "JWT", "jwk": k.jwk},
+    ),
     "alg none": lambda k, at: _unsigned(
         {"typ": "dpop+jwt", "alg": "none", "jwk": k.jwk},
-        {"jti": "x2", "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-         "ath": dpop.access_token_hash(at)}),
+        {
+            "jti": "x2",
+            "htm": "GET",
+            "htu": ME,
+            "iat": int(timezone.now().timestamp()),
+            "ath": dpop.access_token_hash(at),
+        },
+    ),
     "alg HS256 with the jwk as secret": lambda k, at: _hs256(
         {"typ": "dpop+jwt", "alg": "HS256", "jwk": k.jwk},
-        {"jti": "x3", "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-         "ath": dpop.access_token_hash(at)}, json.dumps(k.jwk).encode()),
+        {
+            "jti": "x3",
+            "htm": "GET",
+            "htu": ME,
+            "iat": int(timezone.now().timestamp()),
+            "ath": dpop.access_token_hash(at),
+        },
+        json.dumps(k.jwk).encode(),
+    ),
     "private key in jwk": lambda k, at: pyjwt.encode(
-        {"jti": "x4", "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-         "ath": dpop.access_token_hash(at)}, k.private_key, algorithm="ES256",
-        headers={"typ": "dpop+jwt", "jwk": json.loads(pyjwt.algorithms.ECAlgorithm.to_jwk(k.private_key))}),
+        {
+            "jti": "x4",
+            "htm": "GET",
+            "htu": ME,
+            "iat": int(timezone.now().timestamp()),
+            "ath": dpop.access_token_hash(at),
+        },
+        k.private_key,
+        algorithm="ES256",
+        headers={"typ": "dpop+jwt", "jwk": json.loads(pyjwt.algorithms.ECAlgorithm.to_jwk(k.private_key))},
+    ),
     "no jwk": lambda k, at: pyjwt.encode(
-        {"jti": "x5", "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-         "ath": dpop.access_token_hash(at)}, k.private_key, algorithm="ES256", headers={"typ": "dpop+jwt"}),
+        {
+            "jti": "x5",
+            "htm": "GET",
+            "htu": ME,
+            "iat": int(timezone.now().timestamp()),
+            "ath": dpop.access_token_hash(at),
+        },
+        k.private_key,
+        algorithm="ES256",
+        headers={"typ": "dpop+jwt"},
+    ),
     "malformed jwk": lambda k, at: pyjwt.encode(
-        {"jti": "x6", "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-         "ath": dpop.access_token_hash(at)}, k.private_key, algorithm="ES256",
-        headers={"typ": "dpop+jwt", "jwk": {**k.jwk, "x": "!!not base64!!"}}),
+        {
+            "jti": "x6",
+            "htm": "GET",
+            "htu": ME,
+            "iat": int(timezone.now().timestamp()),
+            "ath": dpop.access_token_hash(at),
+        },
+        k.private_key,
+        algorithm="ES256",
+        headers={"typ": "dpop+jwt", "jwk": {**k.jwk, "x": "!!not base64!!"}},
+    ),
     "jwk of another key type": lambda k, at: pyjwt.encode(
-        {"jti": "x7", "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-         "ath": dpop.access_token_hash(at)}, k.private_key, algorithm="ES256",
-        headers={"typ": "dpop+jwt", "jwk": {"kty": "OKP", "crv": "Ed25519", "x": k.jwk["x"]}}),
+        {
+            "jti": "x7",
+            "htm": "GET",
+            "htu": ME,
+            "iat": int(timezone.now().timestamp()),
+            "ath": dpop.access_token_hash(at),
+        },
+        k.private_key,
+        algorithm="ES256",
+        headers={"typ": "dpop+jwt", "jwk": {"kty": "OKP", "crv": "Ed25519", "x": k.jwk["x"]}},
+    ),
     "jwk is a string": lambda k, at: pyjwt.encode(
-        {"jti": "x8", "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-         "ath": dpop.access_token_hash(at)}, k.private_key, algorithm="ES256",
-        headers={"typ": "dpop+jwt", "jwk": json.dumps(k.jwk)}),
+        {
+            "jti": "x8",
+            "htm": "GET",
+            "htu": ME,
+            "iat": int(timezone.now().timestamp()),
+            "ath": dpop.access_token_hash(at),
+        },
+        k.private_key,
+        algorithm="ES256",
+        headers={"typ": "dpop+jwt", "jwk": json.dumps(k.jwk)},
+    ),
     "jku header": lambda k, at: pyjwt.encode(
-        {"jti": "x9", "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-         "ath": dpop.access_token_hash(at)}, k.private_key, algorithm="ES256",
-        headers={"typ": "dpop+jwt", "jwk": k.jwk, "jku": "https://evil.example/jwks"}),
+        {
+            "jti": "x9",
+            "htm": "GET",
+            "htu": ME,
+            "iat": int(timezone.now().timestamp()),
+            "ath": dpop.access_token_hash(at),
+        },
+        k.private_key,
+        algorithm="ES256",
+        headers={"typ": "dpop+jwt", "jwk": k.jwk, "jku": "https://evil.example/jwks"},
+    ),
     "signature by another key": lambda k, at: pyjwt.encode(
-        {"jti": "x10", "htm": "GET", "htu": ME, "iat": int(timezone.now().timestamp()),
-         "ath": dpop.access_token_hash(at)}, DPoPKey("ES256").private_key, algorithm="ES256",
-        headers={"typ": "dpop+jwt", "jwk": k.jwk}),
+        {
+            "jti": "x10",
+            "htm": "GET",
+            "htu": ME,
+            "iat": int(timezone.now().timestamp()),
+            "ath": dpop.access_token_hash(at),
+        },
+        DPoPKey("ES256").private_key,
+        algorithm="ES256",
+        headers={"typ": "dpop+jwt", "jwk": k.jwk},
+    ),
     "oversized": lambda k, at: k.proof("GET", ME, access_token=at, pad="x" * 5000),
     "two proofs joined": lambda k, at: k.proof("GET", ME, access_token=at) + "," + k.proof("GET", ME, access_token=at),
 }
@@ -228,10 +332,12 @@ def test_htu_is_compared_normalised(api, user, key):
     access = bound_login(api, user, key)["access"]
     for htu in ("HTTP://TestServer:80/api/auth/whoami?x=1#frag", "http://testserver/api/auth/whoami#f"):
         assert get_me(api, access, key.proof("GET", htu, access_token=access, htu=htu)).status_code == 200
-    assert_dpop_refusal(get_me(api, access, key.proof("GET", ME, access_token=access,
-                                                      htu="http://testserver:8080/api/auth/whoami")))
-    assert_dpop_refusal(get_me(api, access, key.proof("GET", ME, access_token=access,
-                                                      htu="http://testserver/api/auth/WHOAMI")))
+    assert_dpop_refusal(
+        get_me(api, access, key.proof("GET", ME, access_token=access, htu="http://testserver:8080/api/auth/whoami"))
+    )
+    assert_dpop_refusal(
+        get_me(api, access, key.proof("GET", ME, access_token=access, htu="http://testserver/api/auth/WHOAMI"))
+    )
 
 
 def test_forwarded_host_counts_only_when_trusted(api, user, key, settings):
@@ -241,7 +347,8 @@ def test_forwarded_host_counts_only_when_trusted(api, user, key, settings):
     headers = {"HTTP_X_FORWARDED_HOST": "auth.example.com", "HTTP_X_FORWARDED_PROTO": "https"}
     # Not trusted by default: the server's own view (http://testserver) is what the proof must name.
     assert_dpop_refusal(
-        api.get("/api/auth/whoami", HTTP_AUTHORIZATION=f"DPoP {access}", **proof_header(forged), **headers))
+        api.get("/api/auth/whoami", HTTP_AUTHORIZATION=f"DPoP {access}", **proof_header(forged), **headers)
+    )
     settings.USE_X_FORWARDED_HOST = True
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     trusted = key.proof("GET", "https://auth.example.com/api/auth/whoami", access_token=access)
@@ -263,7 +370,9 @@ def test_a_bound_access_token_as_bearer_is_refused(api, user, key):
     response = api.get("/api/auth/whoami", **helpers.bearer(access))
     assert_dpop_refusal(response)
     # Nor with a proof beside it: the scheme is what binds the proof to the token.
-    response = api.get("/api/auth/whoami", **helpers.bearer(access), **proof_header(key.proof("GET", ME, access_token=access)))
+    response = api.get(
+        "/api/auth/whoami", **helpers.bearer(access), **proof_header(key.proof("GET", ME, access_token=access))
+    )
     assert response.status_code == 401
 
 
@@ -283,11 +392,14 @@ def test_refresh_needs_a_proof_by_the_bound_key(api, user, keys):
     refresh = bound_login(api, user, key)["refresh"]
     without = api.post("/api/auth/refresh", {"refresh": refresh}, format="json")
     assert_dpop_refusal(without)
-    other = api.post("/api/auth/refresh", {"refresh": refresh}, format="json",
-                     **proof_header(keys["other"].proof("POST", REFRESH)))
+    other = api.post(
+        "/api/auth/refresh", {"refresh": refresh}, format="json", **proof_header(keys["other"].proof("POST", REFRESH))
+    )
     assert_dpop_refusal(other)
     # Nothing was used up by the refusals: the right key still rotates, and stays bound.
-    good = api.post("/api/auth/refresh", {"refresh": refresh}, format="json", **proof_header(key.proof("POST", REFRESH)))
+    good = api.post(
+        "/api/auth/refresh", {"refresh": refresh}, format="json", **proof_header(key.proof("POST", REFRESH))
+    )
     assert good.status_code == 200, good.content
     assert good.json()["token_type"] == "DPoP"
     assert helpers.claims(good.json()["access"])["cnf"]["jkt"] == key.jkt
@@ -295,8 +407,9 @@ def test_refresh_needs_a_proof_by_the_bound_key(api, user, keys):
 
 def test_an_unbound_session_cannot_be_bound_by_refreshing_with_a_proof(api, user, key):
     plain = helpers.login(api, user.email)
-    response = api.post("/api/auth/refresh", {"refresh": plain["refresh"]}, format="json",
-                        **proof_header(key.proof("POST", REFRESH)))
+    response = api.post(
+        "/api/auth/refresh", {"refresh": plain["refresh"]}, format="json", **proof_header(key.proof("POST", REFRESH))
+    )
     assert response.status_code == 200
     assert "cnf" not in helpers.claims(response.json()["access"])
 
@@ -312,9 +425,13 @@ def test_a_refresh_proof_is_single_use(api, user, key):
 def test_password_change_keeps_the_new_session_bound(api, user, key):
     access = bound_login(api, user, key)["access"]
     url = BASE + "/api/auth/profile/password"
-    response = api.put("/api/auth/profile/password", {"current_password": helpers.PASSWORD, "new_password": "another horse 42!"},
-                       format="json", HTTP_AUTHORIZATION=f"DPoP {access}",
-                       **proof_header(key.proof("PUT", url, access_token=access)))
+    response = api.put(
+        "/api/auth/profile/password",
+        {"current_password": helpers.PASSWORD, "new_password": "another horse 42!"},
+        format="json",
+        HTTP_AUTHORIZATION=f"DPoP {access}",
+        **proof_header(key.proof("PUT", url, access_token=access)),
+    )
     assert response.status_code == 200, response.content
     assert helpers.claims(response.json()["access"])["cnf"]["jkt"] == key.jkt
 
@@ -324,16 +441,25 @@ def test_password_change_keeps_the_new_session_bound(api, user, key):
 
 def test_nonce_required_then_retry_succeeds(api, user, key, token_settings):
     token_settings(DPOP_NONCE=True)
-    response = api.post("/api/auth/login", {"email": user.email, "password": helpers.PASSWORD}, format="json",
-                        **proof_header(key.proof("POST", LOGIN)))
+    response = api.post(
+        "/api/auth/login",
+        {"email": user.email, "password": helpers.PASSWORD},
+        format="json",
+        **proof_header(key.proof("POST", LOGIN)),
+    )
     assert_dpop_refusal(response, "use_dpop_nonce")
     nonce = response["DPoP-Nonce"]
-    retry = api.post("/api/auth/login", {"email": user.email, "password": helpers.PASSWORD}, format="json",
-                     **proof_header(key.proof("POST", LOGIN, nonce=nonce)))
+    retry = api.post(
+        "/api/auth/login",
+        {"email": user.email, "password": helpers.PASSWORD},
+        format="json",
+        **proof_header(key.proof("POST", LOGIN, nonce=nonce)),
+    )
     assert retry.status_code == 200 and retry["DPoP-Nonce"]
     access = retry.json()["access"]
-    assert_dpop_refusal(get_me(api, access, key.proof("GET", ME, access_token=access, nonce="1.forged")),
-                        "use_dpop_nonce")
+    assert_dpop_refusal(
+        get_me(api, access, key.proof("GET", ME, access_token=access, nonce="1.forged")), "use_dpop_nonce"
+    )
     assert get_me(api, access, key.proof("GET", ME, access_token=access, nonce=nonce)).status_code == 200
 
 
@@ -366,8 +492,11 @@ def test_the_reference_client_follows_nonces_and_refreshes(api, user, key, token
 def test_a_bound_token_is_refused_once_its_session_ended(api, user, key, ending):
     access = bound_login(api, user, key)["access"]
     url = f"{BASE}/api/auth/{ending}"
-    response = api.post(f"/api/auth/{ending}", HTTP_AUTHORIZATION=f"DPoP {access}",
-                        **proof_header(key.proof("POST", url, access_token=access)))
+    response = api.post(
+        f"/api/auth/{ending}",
+        HTTP_AUTHORIZATION=f"DPoP {access}",
+        **proof_header(key.proof("POST", url, access_token=access)),
+    )
     assert response.status_code == 204, response.content
     refused = get_me(api, access, key.proof("GET", ME, access_token=access))
     assert refused.status_code == 401 and helpers.error_code(refused) == "session_revoked"
@@ -405,8 +534,9 @@ def test_after_flushall_a_refresh_proof_signed_before_is_refused(api, user, key,
     with time_machine.travel(now + timedelta(seconds=2), tick=False):
         stale = api.post("/api/auth/refresh", {"refresh": refresh}, format="json", **proof_header(proof))
         assert_dpop_refusal(stale)
-        fresh = api.post("/api/auth/refresh", {"refresh": refresh}, format="json",
-                         **proof_header(key.proof("POST", REFRESH)))
+        fresh = api.post(
+            "/api/auth/refresh", {"refresh": refresh}, format="json", **proof_header(key.proof("POST", REFRESH))
+        )
         assert fresh.status_code == 200, fresh.content
 
 
@@ -416,13 +546,15 @@ def test_redis_down_fails_closed_even_in_database_mode(api, user, key, token_set
 
     bound = bound_login(api, user, key)
     plain = helpers.login(api, user.email)
-    token_settings(REVOCATION_FAILURE_MODE="database", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
-                   REDIS_SOCKET_TIMEOUT=0.5)
+    token_settings(
+        REVOCATION_FAILURE_MODE="database", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", REDIS_SOCKET_TIMEOUT=0.5
+    )
     assert api.get("/api/auth/whoami", **helpers.bearer(plain["access"])).status_code == 200
     response = get_me(api, bound["access"], key.proof("GET", ME, access_token=bound["access"]))
     assert response.status_code == 503 and helpers.error_code(response) == "auth_unavailable"
-    refresh = api.post("/api/auth/refresh", {"refresh": bound["refresh"]}, format="json",
-                       **proof_header(key.proof("POST", REFRESH)))
+    refresh = api.post(
+        "/api/auth/refresh", {"refresh": bound["refresh"]}, format="json", **proof_header(key.proof("POST", REFRESH))
+    )
     assert refresh.status_code == 503
 
 
@@ -432,8 +564,11 @@ def test_introspection_and_sessions_list_report_the_binding(api, user, key, sett
 
     assert oauth.introspect(body["access"])["cnf"] == {"jkt": key.jkt}
     url = BASE + "/api/auth/sessions"
-    response = api.get("/api/auth/sessions", HTTP_AUTHORIZATION=f"DPoP {body['access']}",
-                       **proof_header(key.proof("GET", url, access_token=body["access"])))
+    response = api.get(
+        "/api/auth/sessions",
+        HTTP_AUTHORIZATION=f"DPoP {body['access']}",
+        **proof_header(key.proof("GET", url, access_token=body["access"])),
+    )
     assert response.status_code == 200, response.content
     sessions = response.json()
     sessions = sessions.get("results", sessions) if isinstance(sessions, dict) else sessions

@@ -24,8 +24,12 @@ ODD_TEXT = ["\ud800", "\x00", "\u202eevil", "é" * 3, "x" * 100_000, " ", "\t\n"
 
 @pytest.fixture
 def bound(api, user):
-    response = api.post("/api/auth/login", {"email": user.email, "password": helpers.PASSWORD}, format="json",
-                        HTTP_DPOP=KEY.proof("POST", LOGIN))
+    response = api.post(
+        "/api/auth/login",
+        {"email": user.email, "password": helpers.PASSWORD},
+        format="json",
+        HTTP_DPOP=KEY.proof("POST", LOGIN),
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -49,8 +53,9 @@ def test_odd_header_text_is_refused(api, bound, text):
 def test_odd_header_text_on_login_is_refused_and_starts_no_session(api, user, text):
     from tokens.models import Session
 
-    response = api.post("/api/auth/login", {"email": user.email, "password": helpers.PASSWORD}, format="json",
-                        HTTP_DPOP=text)
+    response = api.post(
+        "/api/auth/login", {"email": user.email, "password": helpers.PASSWORD}, format="json", HTTP_DPOP=text
+    )
     _refused(response)
     assert not Session.objects.exists()
 
@@ -65,8 +70,14 @@ def test_many_dpop_headers_joined_are_refused(api, bound):
 def test_every_json_type_in_every_claim(api, bound, token_settings, claim, value):
     if claim == "nonce":
         token_settings(DPOP_NONCE=True)
-    payload = {"jti": "j-typed", "htm": "GET", "htu": WHOAMI, "iat": int(timezone.now().timestamp()),
-               "ath": dpop.access_token_hash(bound["access"]), claim: value}
+    payload = {
+        "jti": "j-typed",
+        "htm": "GET",
+        "htu": WHOAMI,
+        "iat": int(timezone.now().timestamp()),
+        "ath": dpop.access_token_hash(bound["access"]),
+        claim: value,
+    }
     proof = pyjwt.encode(payload, KEY.private_key, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": KEY.jwk})
     response = _whoami(api, bound["access"], proof)
     if claim == "jti" and value == "x":  # the one value of the right type: accepted
@@ -80,8 +91,13 @@ def test_every_json_type_in_every_claim(api, bound, token_settings, claim, value
 @pytest.mark.parametrize("value", JSON_VALUES + ["\ud800", "\x00"], ids=repr)
 def test_every_json_type_in_every_header_member(api, bound, member, value):
     header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": KEY.jwk, member: value}
-    payload = {"jti": "j", "htm": "GET", "htu": WHOAMI, "iat": int(timezone.now().timestamp()),
-               "ath": dpop.access_token_hash(bound["access"])}
+    payload = {
+        "jti": "j",
+        "htm": "GET",
+        "htu": WHOAMI,
+        "iat": int(timezone.now().timestamp()),
+        "ath": dpop.access_token_hash(bound["access"]),
+    }
     raw_header = helpers.b64(json.dumps(header).encode())
     proof = f"{raw_header}.{helpers.b64(payload)}.{helpers.b64(b'sig')}"
     _refused(_whoami(api, bound["access"], proof))
@@ -93,10 +109,13 @@ def test_non_object_json_segments_are_refused(api, bound, body):
     _refused(_whoami(api, bound["access"], f"{segment}.{segment}.{segment}"))
 
 
-@hypothesis_settings(max_examples=150, deadline=None,
-                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(text=st.text(max_size=300) | st.from_regex(r"[A-Za-z0-9_\-]{0,80}\.[A-Za-z0-9_\-]{0,80}\.[A-Za-z0-9_\-]{0,40}",
-                                                    fullmatch=True))
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    text=st.text(max_size=300)
+    | st.from_regex(r"[A-Za-z0-9_\-]{0,80}\.[A-Za-z0-9_\-]{0,80}\.[A-Za-z0-9_\-]{0,40}", fullmatch=True)
+)
 def test_fuzzed_dpop_header_never_5xx(api, bound, text):
     response = _whoami(api, bound["access"], text)
     assert response.status_code == 401

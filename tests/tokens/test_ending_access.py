@@ -47,8 +47,12 @@ def refreshes(refresh: str) -> bool:
 def session_login_client(email: str) -> Client:
     client = Client()
     token = client.get("/api/auth/csrf").json()["csrf_token"]
-    response = client.post("/api/session/login", {"email": email, "password": PASSWORD},
-                           content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    response = client.post(
+        "/api/session/login",
+        {"email": email, "password": PASSWORD},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
     assert response.status_code == 200, response.content
     return client
 
@@ -136,8 +140,12 @@ def test_a_password_change_in_the_same_second_refuses_the_old_pair_and_keeps_the
     with time_machine.travel(start, tick=False) as clock:
         old = login(APIClient(), user.email)
         clock.move_to(start + timedelta(microseconds=300_000))
-        response = APIClient().put("/api/auth/profile/password", {
-            "current_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json", **bearer(old["access"]))
+        response = APIClient().put(
+            "/api/auth/profile/password",
+            {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+            format="json",
+            **bearer(old["access"]),
+        )
         assert response.status_code == 200, response.content
         new = response.json()
         clock.move_to(start + timedelta(microseconds=600_000))
@@ -210,9 +218,12 @@ def ways_of_ending(user, token_pair):
     client = APIClient()
     return {
         "logout-all": lambda: client.post("/api/auth/logout-all", **bearer(token_pair["access"])),
-        "password change": lambda: client.put("/api/auth/profile/password", {
-            "current_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json",
-            **bearer(token_pair["access"])),
+        "password change": lambda: client.put(
+            "/api/auth/profile/password",
+            {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+            format="json",
+            **bearer(token_pair["access"]),
+        ),
         "staff revoke-all": lambda: services.revoke_all_for_user(user, reason=RevokeReason.ADMIN),
         "deactivation": lambda: get_user_model().objects.filter(pk=user.pk).update(is_active=False),
         "deletion": lambda: get_user_model().objects.filter(pk=user.pk).delete(),
@@ -224,8 +235,9 @@ def test_every_way_of_ending_access_ends_tokens_cookies_session_logins_and_admin
     user = make_user("staff@example.com", is_staff=True, is_superuser=True)
     bearer_pair = login(APIClient(), user.email)
     cookie_client = APIClient()
-    cookie_login = cookie_client.post("/api/auth/login", {"email": user.email, "password": PASSWORD},
-                                      format="json", HTTP_X_AUTH_MODE="cookie")
+    cookie_login = cookie_client.post(
+        "/api/auth/login", {"email": user.email, "password": PASSWORD}, format="json", HTTP_X_AUTH_MODE="cookie"
+    )
     assert cookie_login.status_code == 200 and "access" not in cookie_login.json()
     browser = session_login_client(user.email)
     admin = admin_client(user)
@@ -262,8 +274,7 @@ DEACTIVATIONS = {
     "save(update_fields)": lambda u: (setattr(u, "is_active", False), u.save(update_fields=["is_active"])),
     "update(False)": lambda u: get_user_model().objects.filter(pk=u.pk).update(is_active=False),
     "update(Value(False))": lambda u: get_user_model().objects.filter(pk=u.pk).update(is_active=Value(False)),
-    "bulk_update": lambda u: (setattr(u, "is_active", False),
-                              get_user_model().objects.bulk_update([u], ["is_active"])),
+    "bulk_update": lambda u: (setattr(u, "is_active", False), get_user_model().objects.bulk_update([u], ["is_active"])),
     "raw SQL, then a migrate": _deactivate_by_raw_sql_then_migrate,
 }
 
@@ -359,13 +370,17 @@ def test_lowering_refresh_token_lifetime_expires_idle_refresh_tokens(user, token
 
 def test_a_password_change_in_cookie_mode_sets_cookies_and_puts_no_token_in_the_body(user, settings):
     client = APIClient()
-    login_response = client.post("/api/auth/login", {"email": user.email, "password": PASSWORD},
-                                 format="json", HTTP_X_AUTH_MODE="cookie")
+    login_response = client.post(
+        "/api/auth/login", {"email": user.email, "password": PASSWORD}, format="json", HTTP_X_AUTH_MODE="cookie"
+    )
     csrf = login_response.cookies["csrftoken"].value
     old_access = login_response.cookies[_access_cookie()].value
-    response = client.put("/api/auth/profile/password",
-                          {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-                          format="json", HTTP_X_CSRFTOKEN=csrf)
+    response = client.put(
+        "/api/auth/profile/password",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        format="json",
+        HTTP_X_CSRFTOKEN=csrf,
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert "access" not in body and "refresh" not in body and "access_expires_at" in body

@@ -42,7 +42,9 @@ def test_a_live_token_is_active_with_its_claims(api, session_tokens, staff_auth,
     body, token_claims = response.json(), claims(session_tokens[kind])
     assert body["active"] is True
     assert body["token_type"] == kind
-    assert body["sub"] == token_claims["user_id"] == str(body["user_id"])  # sub a string (RFC 7662), user_id the profile's number
+    assert (
+        body["sub"] == token_claims["user_id"] == str(body["user_id"])
+    )  # sub a string (RFC 7662), user_id the profile's number
     assert type(body["user_id"]) is int
     assert (body["jti"], body["sid"]) == (token_claims["jti"], token_claims["sid"])
     assert type(body["exp"]) is int and type(body["iat"]) is int
@@ -51,8 +53,10 @@ def test_a_live_token_is_active_with_its_claims(api, session_tokens, staff_auth,
 
 def test_form_encoded_requests_are_accepted(api, session_tokens, staff_auth):
     response = api.post(
-        INTROSPECT, f"token={session_tokens['access']}",
-        content_type="application/x-www-form-urlencoded", **staff_auth,
+        INTROSPECT,
+        f"token={session_tokens['access']}",
+        content_type="application/x-www-form-urlencoded",
+        **staff_auth,
     )
     assert response.json()["active"] is True
 
@@ -65,11 +69,14 @@ def test_anything_not_live_is_exactly_inactive(api, user, session_tokens, staff_
     api.post("/api/auth/logout", **bearer(revoked["access"]))
     other_key = pyjwt.encode(claims(session_tokens["access"]), "another-key-" * 4, algorithm="HS256")
     candidates = [
-        "garbage", "", "a.b.c",
+        "garbage",
+        "",
+        "a.b.c",
         session_tokens["access"][:-4] + "AAAA",
         other_key,
         resign(session_tokens["access"], token_type="refresh"),
-        revoked["access"], revoked["refresh"],
+        revoked["access"],
+        revoked["refresh"],
     ]
     for token in candidates:
         if not token:

@@ -30,9 +30,13 @@ def test_the_jwks_lists_every_key_with_public_members_only(api, token_settings, 
         assert not PRIVATE_MEMBERS & set(entry), entry
         assert entry["alg"] == algorithm and entry["use"] == "sig"
         # Each entry is the key its kid names: the kid is its RFC 7638 thumbprint.
-        assert keys.thumbprint(keys.load_public_key({k: v for k, v in entry.items()
-                                                     if k not in ("kid", "alg", "use")}, algorithm),
-                               algorithm) == entry["kid"]
+        assert (
+            keys.thumbprint(
+                keys.load_public_key({k: v for k, v in entry.items() if k not in ("kid", "alg", "use")}, algorithm),
+                algorithm,
+            )
+            == entry["kid"]
+        )
 
 
 def test_the_jwks_max_age_is_configurable(api, token_settings):

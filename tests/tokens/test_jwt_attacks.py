@@ -90,13 +90,23 @@ def test_a_token_signed_with_djangos_secret_key_is_refused(api, session_tokens):
 
 @pytest.mark.parametrize(
     "kid",
-    ["unknown-key-id", "../../../../dev/null", "' OR '1'='1", "${jndi:ldap://127.0.0.1:9/x}", "k" * 10_000,
-     7, {"a": 1}, ["a"], None],
+    [
+        "unknown-key-id",
+        "../../../../dev/null",
+        "' OR '1'='1",
+        "${jndi:ldap://127.0.0.1:9/x}",
+        "k" * 10_000,
+        7,
+        {"a": 1},
+        ["a"],
+        None,
+    ],
 )
 def test_forged_tokens_with_any_kid_are_refused_never_500(api, session_tokens, kid):
     # Built by hand: PyJWT itself refuses to encode a kid that is not a string.
     forged = sign_raw(
-        {"alg": "HS256", "typ": "JWT", "kid": kid}, json.dumps(claims(session_tokens["access"])),
+        {"alg": "HS256", "typ": "JWT", "kid": kid},
+        json.dumps(claims(session_tokens["access"])),
         key="attacker-secret-attacker-secret-attacker-secret!!",
     )
     assert_refused(whoami(api, forged))

@@ -15,10 +15,10 @@ import pytest
 import redis as redis_lib
 from django.utils import timezone
 
+from flowauth.errors import RevocationStoreUnavailable
 from tests.helpers import PASSWORD, bearer, claims, login, make_user
 from tests.servers import free_port
 from tokens import jwt, lifetimes, local_cache, revocation, services, tracking
-from flowauth.errors import RevocationStoreUnavailable
 from tokens.models import RevokeReason, Session
 
 WHOAMI = "/api/auth/whoami"
@@ -68,8 +68,9 @@ def sid(access: str) -> str:
 
 def verdict(access: str) -> bool:
     session_id, refresh_jti, user_id, session_start = cache_key(access)
-    return revocation.is_revoked(session_id=session_id, refresh_jti=refresh_jti, user_id=user_id,
-                                 session_start=session_start)
+    return revocation.is_revoked(
+        session_id=session_id, refresh_jti=refresh_jti, user_id=user_id, session_start=session_start
+    )
 
 
 def cached(cache, access: str):
@@ -98,8 +99,9 @@ def test_logout_through_the_api_is_refused_next_request_from_the_map(api, alice)
     _, tokens = alice
     warm(tokens["access"])
     assert api.get(WHOAMI, **bearer(tokens["access"])).status_code == 200
-    assert api.post("/api/auth/logout", {"refresh": tokens["refresh"]}, format="json",
-                    **bearer(tokens["access"])).status_code in (200, 204)
+    assert api.post(
+        "/api/auth/logout", {"refresh": tokens["refresh"]}, format="json", **bearer(tokens["access"])
+    ).status_code in (200, 204)
     assert api.get(WHOAMI, **bearer(tokens["access"])).status_code == 401
 
 
@@ -116,12 +118,16 @@ def test_every_way_of_ending_access_drops_cached_verdicts(api, alice, end, token
     elif end == "all":
         services.revoke_all_for_user(user, reason=RevokeReason.LOGOUT_ALL)
     elif end == "others":
-        services.revoke_all_for_user(user, reason=RevokeReason.LOGOUT_OTHERS,
-                                     keep=Session.objects.get(pk=sid(second["access"])))
+        services.revoke_all_for_user(
+            user, reason=RevokeReason.LOGOUT_OTHERS, keep=Session.objects.get(pk=sid(second["access"]))
+        )
     elif end == "password":
-        response = api.put("/api/auth/profile/password", {"current_password": PASSWORD,
-                                                          "new_password": "an entirely new passphrase 42"},
-                           format="json", **bearer(second["access"]))
+        response = api.put(
+            "/api/auth/profile/password",
+            {"current_password": PASSWORD, "new_password": "an entirely new passphrase 42"},
+            format="json",
+            **bearer(second["access"]),
+        )
         assert response.status_code == 200, response.content
     elif end == "deactivate":
         user.is_active = False
@@ -204,7 +210,7 @@ def test_entries_expire_after_their_max_age(alice, clock, token_settings):
 
 def test_a_burst_larger_than_a_socket_buffer_leaves_no_stale_entry(alice, redis_client):
     _, tokens = alice
-    cache = warm(tokens["access"])
+    warm(tokens["access"])
     pipe = redis_client.pipeline(transaction=False)
     for n in range(30_000):
         pipe.set(revocation.session_key(f"burst-{n:06d}-" + "x" * 40), "1", ex=30)
@@ -256,8 +262,10 @@ def test_anything_unexpected_drops_the_connection(alice, frame):
     theirs.close()
 
 
-@pytest.mark.parametrize("setting", [{"REVOCATION_LOCAL_CACHE": False}, {"REVOCATION_STRICT": True},
-                                     {"REDIS_URL": "rediss://127.0.0.1:6380/0"}])
+@pytest.mark.parametrize(
+    "setting",
+    [{"REVOCATION_LOCAL_CACHE": False}, {"REVOCATION_STRICT": True}, {"REDIS_URL": "rediss://127.0.0.1:6380/0"}],
+)
 def test_settings_turn_the_cache_off(token_settings, setting):
     token_settings(**setting)
     assert local_cache.get() is None
@@ -274,10 +282,19 @@ def test_verifier_role_uses_the_same_cache(alice, token_settings):
 
 
 def test_parser_reads_every_resp3_type():
-    frames = [(b"+OK\r\n", "OK"), (b":-3\r\n", -3), (b"_\r\n", None), (b"#t\r\n", True), (b"$-1\r\n", None),
-              (b"$3\r\nabc\r\n", "abc"), (b"*2\r\n:1\r\n$1\r\nx\r\n", [1, "x"]), (b"%1\r\n+a\r\n:2\r\n", ["a", 2]),
-              (b">2\r\n$10\r\ninvalidate\r\n_\r\n", ("push", ["invalidate", None])),
-              (b"|1\r\n+k\r\n+v\r\n+real\r\n", "real"), (b"-ERR x\r\n", ("error", "ERR x"))]
+    frames = [
+        (b"+OK\r\n", "OK"),
+        (b":-3\r\n", -3),
+        (b"_\r\n", None),
+        (b"#t\r\n", True),
+        (b"$-1\r\n", None),
+        (b"$3\r\nabc\r\n", "abc"),
+        (b"*2\r\n:1\r\n$1\r\nx\r\n", [1, "x"]),
+        (b"%1\r\n+a\r\n:2\r\n", ["a", 2]),
+        (b">2\r\n$10\r\ninvalidate\r\n_\r\n", ("push", ["invalidate", None])),
+        (b"|1\r\n+k\r\n+v\r\n+real\r\n", "real"),
+        (b"-ERR x\r\n", ("error", "ERR x")),
+    ]
     for raw, value in frames:
         assert tracking.parse(raw) == (value, len(raw))
         for cut in range(1, len(raw)):
@@ -293,9 +310,23 @@ def own_redis(tmp_path, token_settings):
     port = free_port()
 
     def start():
-        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", str(tmp_path)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis_lib.Redis(port=port, decode_responses=True)
         for _ in range(500):
             try:

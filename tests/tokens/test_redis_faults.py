@@ -3,9 +3,9 @@
 import fakeredis
 import pytest
 
+from tests.helpers import bearer, error_code, login
 from tokens import redis_client as redis_client_module
 from tokens import revocation
-from tests.helpers import bearer, error_code, login
 
 pytestmark = pytest.mark.django_db
 

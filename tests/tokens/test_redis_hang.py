@@ -7,10 +7,10 @@ import time
 import httpx
 import pytest
 
-from tokens import services
 from tests import servers
 from tests.helpers import bearer, error_code, make_user
 from tests.redis_server import blackhole
+from tokens import services
 
 WHOAMI = "/api/auth/whoami"
 # Far below what a hang would cost (gunicorn's 60 s worker timeout), far above 0.5 s.

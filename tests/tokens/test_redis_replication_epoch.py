@@ -9,8 +9,8 @@ another server: it must not trust its old marker either.
 import pytest
 
 from tests.helpers import make_user
-from tests.redis_server import throwaway_redis
 from tests.redis_sentinel import wait_for
+from tests.redis_server import throwaway_redis
 from tokens import revocation, services
 from tokens.redis_client import refresh_server_state
 

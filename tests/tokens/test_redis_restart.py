@@ -6,10 +6,10 @@ designed 503."""
 import httpx
 import pytest
 
-from tokens import revocation
 from tests import servers
 from tests.helpers import PASSWORD, bearer, claims, error_code, login, make_user
 from tests.redis_server import throwaway_redis
+from tokens import revocation
 
 pytestmark = pytest.mark.django_db
 
@@ -230,9 +230,10 @@ def _assert_revoked_and_live(base: str, revoked: dict, live: dict, times: int = 
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_through_stop_start_and_a_stale_snapshot(tmp_path):
     user = make_user("outage@example.com")
-    with throwaway_redis(tmp_path) as redis_server, servers.gunicorn(
-        workers=2, threads=4, REDIS_URL=redis_server.url, REDIS_SOCKET_TIMEOUT=0.5
-    ) as base:
+    with (
+        throwaway_redis(tmp_path) as redis_server,
+        servers.gunicorn(workers=2, threads=4, REDIS_URL=redis_server.url, REDIS_SOCKET_TIMEOUT=0.5) as base,
+    ):
         revoked, live, later = (_login(base, user.email) for _ in range(3))
         assert _logout(base, revoked).status_code == 204
         _assert_revoked_and_live(base, revoked, live)
@@ -265,9 +266,10 @@ def test_under_traffic_through_three_restarts_a_revoked_session_is_never_accepte
     from collections import Counter
 
     user = make_user("traffic@example.com")
-    with throwaway_redis(tmp_path) as redis_server, servers.gunicorn(
-        workers=2, threads=4, REDIS_URL=redis_server.url, REDIS_SOCKET_TIMEOUT=0.5
-    ) as base:
+    with (
+        throwaway_redis(tmp_path) as redis_server,
+        servers.gunicorn(workers=2, threads=4, REDIS_URL=redis_server.url, REDIS_SOCKET_TIMEOUT=0.5) as base,
+    ):
         revoked, live = _login(base, user.email), _login(base, user.email)
         assert _logout(base, revoked).status_code == 204
         seen, stop = Counter(), threading.Event()

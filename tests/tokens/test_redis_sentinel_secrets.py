@@ -17,11 +17,18 @@ def test_the_debug_page_masks_sentinel_passwords(settings):
     settings.DEBUG = True
     settings.REDIS_URL = URL
     settings.FLOWAUTH_TOKENS = {**settings.FLOWAUTH_TOKENS, "REDIS_URL": URL}
-    settings.CACHES = {**settings.CACHES, "default": {
-        **settings.CACHES["default"], "LOCATION": parsed.django_redis_location(),
-        "OPTIONS": {**settings.CACHES["default"]["OPTIONS"], "SENTINELS": list(parsed.sentinels),
-                    "SENTINEL_KWARGS": parsed.sentinel_kwargs(1.0)},
-    }}
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": parsed.django_redis_location(),
+            "OPTIONS": {
+                **settings.CACHES["default"]["OPTIONS"],
+                "SENTINELS": list(parsed.sentinels),
+                "SENTINEL_KWARGS": parsed.sentinel_kwargs(1.0),
+            },
+        },
+    }
     request = RequestFactory().get("/api/auth/whoami")
     try:
         raise RuntimeError("boom")

@@ -11,8 +11,9 @@ from tests.servers import BASE_DIR
 
 
 def test_hosts_service_db_and_passwords_are_read():
-    parsed = redis_url.parse("redis+sentinel://:s%40cret@10.0.0.1:26380,[::1]:26381,sentinel-c/flowauth/3"
-                             "?sentinel_password=sp")
+    parsed = redis_url.parse(
+        "redis+sentinel://:s%40cret@10.0.0.1:26380,[::1]:26381,sentinel-c/flowauth/3?sentinel_password=sp"
+    )
     assert parsed.sentinels == (("10.0.0.1", 26380), ("::1", 26381), ("sentinel-c", 26379))
     assert (parsed.service, parsed.db, parsed.password, parsed.username) == ("flowauth", 3, "s@cret", None)
     assert parsed.sentinel_kwargs(1.5) == {"socket_timeout": 1.5, "socket_connect_timeout": 1.5, "password": "sp"}
@@ -27,19 +28,22 @@ def test_database_defaults_to_zero_and_no_credentials_are_invented():
     assert parsed.server_kwargs() == {"db": 0}
 
 
-@pytest.mark.parametrize("url", [
-    "redis+sentinel:///svc",                # no Sentinel
-    "redis+sentinel://a:1",                 # no service
-    "redis+sentinel://a:1/",                # no service
-    "redis+sentinel://a:1/svc/x",           # database not a number
-    "redis+sentinel://a:1/svc/0/extra",     # too many parts
-    "redis+sentinel://a:0/svc",             # port out of range
-    "redis+sentinel://a:70000/svc",
-    "redis+sentinel://a:port/svc",
-    "redis+sentinel://:1/svc",              # empty host
-    "redis+sentinel://a:1/svc?socket_timeout=9",  # unknown option
-    "redis://a:1/0",                        # not this scheme
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel:///svc",  # no Sentinel
+        "redis+sentinel://a:1",  # no service
+        "redis+sentinel://a:1/",  # no service
+        "redis+sentinel://a:1/svc/x",  # database not a number
+        "redis+sentinel://a:1/svc/0/extra",  # too many parts
+        "redis+sentinel://a:0/svc",  # port out of range
+        "redis+sentinel://a:70000/svc",
+        "redis+sentinel://a:port/svc",
+        "redis+sentinel://:1/svc",  # empty host
+        "redis+sentinel://a:1/svc?socket_timeout=9",  # unknown option
+        "redis://a:1/0",  # not this scheme
+    ],
+)
 def test_malformed_urls_are_refused_at_startup(url):
     with pytest.raises(ImproperlyConfigured):
         redis_url.parse(url)
@@ -51,13 +55,26 @@ def test_only_the_sentinel_scheme_is_recognised():
 
 
 def _settings_with(url: str) -> str:
-    code = ("from django.conf import settings as s; import json; c = s.CACHES['default'];"
-            "print(json.dumps([c['LOCATION'], c['OPTIONS'].get('CONNECTION_FACTORY'), c['OPTIONS'].get('SENTINELS'),"
-            " c['OPTIONS']['CLIENT_CLASS'], s.FLOWAUTH_TOKENS['REDIS_URL'], s.SESSION_ENGINE]))")
-    env = {"DJANGO_SETTINGS_MODULE": "flowauth.settings", "DEBUG": "0", "SECRET_KEY": "k" * 40,
-           "REDIS_URL": url, "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-c", "import django; django.setup();" + code], cwd=BASE_DIR, env=env,
-                          capture_output=True, text=True, timeout=60)
+    code = (
+        "from django.conf import settings as s; import json; c = s.CACHES['default'];"
+        "print(json.dumps([c['LOCATION'], c['OPTIONS'].get('CONNECTION_FACTORY'), c['OPTIONS'].get('SENTINELS'),"
+        " c['OPTIONS']['CLIENT_CLASS'], s.FLOWAUTH_TOKENS['REDIS_URL'], s.SESSION_ENGINE]))"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "flowauth.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "k" * 40,
+        "REDIS_URL": url,
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup();" + code],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_cache_sessions_and_throttles_follow_the_sentinels_primary_only():

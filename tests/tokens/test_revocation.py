@@ -5,10 +5,10 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from tokens import redis_client as redis_client_module
-from tokens import lifetimes, revocation
-from tokens.models import RefreshToken, RevokeReason, Session
 from tests.helpers import bearer, claims, error_code, login
+from tokens import lifetimes, revocation
+from tokens import redis_client as redis_client_module
+from tokens.models import RefreshToken, RevokeReason, Session
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,9 @@ def test_logout_refuses_the_access_token_on_the_next_request(api, session_tokens
     assert not session.refresh_tokens.filter(is_revoked=False).exists()
 
 
-def test_logout_writes_both_keys_with_ttls_covering_the_access_lifetime(api, session_tokens, redis_client, token_settings):
+def test_logout_writes_both_keys_with_ttls_covering_the_access_lifetime(
+    api, session_tokens, redis_client, token_settings
+):
     token_settings(ACCESS_TOKEN_LIFETIME=600, REVOCATION_TTL_MARGIN=5, LEEWAY=0)
     access = login(api, "alice@example.com")["access"]
     api.post("/api/auth/logout", **bearer(access))
@@ -132,8 +134,8 @@ def test_refresh_rows_hold_no_token_strings(api, session_tokens):
 
 
 def test_a_flush_during_a_rebuild_does_not_mark_the_cache_complete(db, redis_client, monkeypatch):
-    from tokens import selectors
     from flowauth.errors import RevocationStoreUnavailable
+    from tokens import selectors
 
     def flushing_revocations():
         redis_client.flushdb()  # what a FLUSHALL in the middle of the rebuild does
@@ -180,8 +182,10 @@ def test_revoking_a_thousand_sessions_of_one_user_writes_one_cutoff_key(user, re
     sessions = [Session(user=user, expires_at=timezone.now() + timedelta(days=1)) for _ in range(1000)]
     Session.objects.bulk_create(sessions)
     RefreshToken.objects.bulk_create(
-        RefreshToken(user=user, session=session, issued_at=timezone.now(),
-                     expires_at=timezone.now() + timedelta(hours=1)) for session in sessions
+        RefreshToken(
+            user=user, session=session, issued_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=1)
+        )
+        for session in sessions
     )
     assert services.revoke_all_for_user(user, reason=RevokeReason.ADMIN) == 1000
     assert services.revoke_all_for_user(user, reason=RevokeReason.ADMIN) == 0  # idempotent: nothing newly ended

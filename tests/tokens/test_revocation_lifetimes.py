@@ -73,4 +73,3 @@ def test_a_leeway_over_thirty_seconds_fails_the_check(token_settings):
     assert [error.id for error in checks.leeway_check()] == ["tokens.E007"]
     token_settings(LEEWAY=30)
     assert checks.leeway_check() == []
-

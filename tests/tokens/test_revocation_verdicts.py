@@ -28,10 +28,12 @@ def _verdicts(pair: dict) -> dict:
     whoami = client.get("/api/auth/whoami", **bearer(pair["access"]))
     return {
         "auth class": whoami.status_code,
-        "introspect access": client.post("/api/auth/introspect", {"token": pair["access"]}, format="json",
-                                         **SERVICE).json(),
-        "introspect refresh": client.post("/api/auth/introspect", {"token": pair["refresh"]}, format="json",
-                                          **SERVICE).json(),
+        "introspect access": client.post(
+            "/api/auth/introspect", {"token": pair["access"]}, format="json", **SERVICE
+        ).json(),
+        "introspect refresh": client.post(
+            "/api/auth/introspect", {"token": pair["refresh"]}, format="json", **SERVICE
+        ).json(),
     }
 
 
@@ -50,19 +52,27 @@ KINDS = {
     "logout": lambda user, pair: APIClient().post("/api/auth/logout", **bearer(pair["access"])),
     "logout-all": lambda user, pair: APIClient().post("/api/auth/logout-all", **bearer(pair["access"])),
     "logout-others (from another session)": lambda user, pair: APIClient().post(
-        "/api/auth/logout-others", **bearer(_other(user)["access"])),
+        "/api/auth/logout-others", **bearer(_other(user)["access"])
+    ),
     "password change": lambda user, pair: APIClient().put(
-        "/api/auth/profile/password", {"current_password": PASSWORD, "new_password": "a new passphrase 42"},
-        format="json", **bearer(pair["access"])),
+        "/api/auth/profile/password",
+        {"current_password": PASSWORD, "new_password": "a new passphrase 42"},
+        format="json",
+        **bearer(pair["access"]),
+    ),
     "device list delete": lambda user, pair: APIClient().delete(
-        f"/api/auth/sessions/{Session.objects.get(user=user).pk}", **bearer(_other(user)["access"])),
+        f"/api/auth/sessions/{Session.objects.get(user=user).pk}", **bearer(_other(user)["access"])
+    ),
     "revoke endpoint, refresh token": lambda user, pair: APIClient().post(
-        "/api/auth/revoke", {"token": pair["refresh"]}, format="json"),
+        "/api/auth/revoke", {"token": pair["refresh"]}, format="json"
+    ),
     "revoke endpoint, access token": lambda user, pair: APIClient().post(
-        "/api/auth/revoke", {"token": pair["access"]}, format="json"),
+        "/api/auth/revoke", {"token": pair["access"]}, format="json"
+    ),
     "staff revoke-all": lambda user, pair: services.revoke_all_for_user(user, reason=RevokeReason.ADMIN),
     "staff revoke one": lambda user, pair: services.revoke_sessions(
-        Session.objects.filter(user=user), reason=RevokeReason.ADMIN),
+        Session.objects.filter(user=user), reason=RevokeReason.ADMIN
+    ),
     "deactivation": lambda user, pair: get_user_model().objects.filter(pk=user.pk).update(is_active=False),
     "deletion": lambda user, pair: get_user_model().objects.filter(pk=user.pk).delete(),
     "reuse detection": _reuse,
@@ -77,7 +87,9 @@ def test_every_revocation_is_the_same_verdict_everywhere(kind, user):
     assert live["introspect access"]["active"] and live["introspect refresh"]["active"]
     KINDS[kind](user, pair)
     assert _verdicts(pair) == {
-        "auth class": 401, "introspect access": {"active": False}, "introspect refresh": {"active": False},
+        "auth class": 401,
+        "introspect access": {"active": False},
+        "introspect refresh": {"active": False},
     }
 
 

@@ -6,8 +6,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from tokens.models import RevokeReason, Session
 from tests.helpers import bearer, error_code, login, resign
+from tokens.models import RevokeReason, Session
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from tokens.models import RefreshToken, RevokeReason, Session
 from tests.helpers import bearer, claims, error_code, resign
+from tokens.models import RefreshToken, RevokeReason, Session
 
 pytestmark = pytest.mark.django_db
 

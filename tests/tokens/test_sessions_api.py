@@ -18,7 +18,14 @@ def test_lists_live_sessions_and_marks_the_current_one(api, user):
     assert body["Phone"]["current"] is True and body["Laptop"]["current"] is False
     assert body["Laptop"]["id"] == claims(laptop["access"])["sid"]
     assert set(body["Phone"]) == {
-        "id", "device_name", "user_agent", "ip_address", "created_at", "last_used_at", "expires_at", "current",
+        "id",
+        "device_name",
+        "user_agent",
+        "ip_address",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "current",
         "bound",  # DPoP (docs/dpop.md): an addition to the contract.s list (docs/api.md)
     }
     assert body["Phone"]["bound"] is False

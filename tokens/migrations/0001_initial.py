@@ -2,13 +2,13 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import tokens.models
 from django.conf import settings
 from django.db import migrations, models
 
+import tokens.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,43 +17,106 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('id', models.CharField(default=tokens.models.new_token_id, editable=False, max_length=32, primary_key=True, serialize=False)),
-                ('device_name', models.CharField(blank=True, max_length=100)),
-                ('user_agent', models.CharField(blank=True, max_length=400)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_used_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField(db_index=True, help_text='Absolute end; rotation cannot pass it.')),
-                ('revoked_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('revoke_reason', models.CharField(blank=True, choices=[('logout', 'Logout'), ('logout_all', 'Logout from all devices'), ('session_delete', 'Ended from the device list'), ('password_change', 'Password changed'), ('reuse', 'Refresh token reuse detected'), ('admin', 'Revoked by staff'), ('deactivation', 'User deactivated or deleted'), ('revoke_endpoint', 'Revoked through /revoke')], max_length=32)),
-                ('revoked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='auth_sessions', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.CharField(
+                        default=tokens.models.new_token_id,
+                        editable=False,
+                        max_length=32,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("device_name", models.CharField(blank=True, max_length=100)),
+                ("user_agent", models.CharField(blank=True, max_length=400)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_used_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField(db_index=True, help_text="Absolute end; rotation cannot pass it.")),
+                ("revoked_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                (
+                    "revoke_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("logout", "Logout"),
+                            ("logout_all", "Logout from all devices"),
+                            ("session_delete", "Ended from the device list"),
+                            ("password_change", "Password changed"),
+                            ("reuse", "Refresh token reuse detected"),
+                            ("admin", "Revoked by staff"),
+                            ("deactivation", "User deactivated or deleted"),
+                            ("revoke_endpoint", "Revoked through /revoke"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "revoked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="auth_sessions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='RefreshToken',
+            name="RefreshToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('jti', models.CharField(default=tokens.models.new_token_id, editable=False, max_length=32, unique=True)),
-                ('issued_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('is_revoked', models.BooleanField(default=False)),
-                ('replaces', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='replaced_by', to='tokens.refreshtoken')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='refresh_tokens', to='tokens.session')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "jti",
+                    models.CharField(default=tokens.models.new_token_id, editable=False, max_length=32, unique=True),
+                ),
+                ("issued_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                ("is_revoked", models.BooleanField(default=False)),
+                (
+                    "replaces",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="replaced_by",
+                        to="tokens.refreshtoken",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="refresh_tokens", to="tokens.session"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-issued_at'],
+                "ordering": ["-issued_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(fields=['user', 'revoked_at'], name='tokens_session_user_state'),
+            model_name="session",
+            index=models.Index(fields=["user", "revoked_at"], name="tokens_session_user_state"),
         ),
     ]

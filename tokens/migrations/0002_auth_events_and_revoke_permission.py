@@ -7,34 +7,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens', '0001_initial'),
+        ("tokens", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='session',
-            options={'ordering': ['-created_at'], 'permissions': [('revoke_session', 'Can revoke sessions')]},
+            name="session",
+            options={"ordering": ["-created_at"], "permissions": [("revoke_session", "Can revoke sessions")]},
         ),
         migrations.CreateModel(
-            name='AuthEvent',
+            name="AuthEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('login_succeeded', 'Login succeeded'), ('login_failed', 'Login failed'), ('reuse_detected', 'Refresh token reuse detected'), ('session_revoked', 'Session revoked'), ('password_changed', 'Password changed'), ('logout', 'Logout')], db_index=True, max_length=32)),
-                ('email', models.CharField(blank=True, db_index=True, max_length=254)),
-                ('session_id', models.CharField(blank=True, db_index=True, max_length=32)),
-                ('reason', models.CharField(blank=True, max_length=32)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=400)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='auth_events', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("login_succeeded", "Login succeeded"),
+                            ("login_failed", "Login failed"),
+                            ("reuse_detected", "Refresh token reuse detected"),
+                            ("session_revoked", "Session revoked"),
+                            ("password_changed", "Password changed"),
+                            ("logout", "Logout"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                    ),
+                ),
+                ("email", models.CharField(blank=True, db_index=True, max_length=254)),
+                ("session_id", models.CharField(blank=True, db_index=True, max_length=32)),
+                ("reason", models.CharField(blank=True, max_length=32)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=400)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="auth_events",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
     ]

@@ -4,26 +4,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens', '0002_auth_events_and_revoke_permission'),
+        ("tokens", "0002_auth_events_and_revoke_permission"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UserCutoff',
+            name="UserCutoff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_id', models.CharField(max_length=64, unique=True)),
-                ('not_before', models.DateTimeField(db_index=True)),
-                ('keep_session_id', models.CharField(blank=True, max_length=32)),
-                ('reason', models.CharField(choices=[('logout', 'Logout'), ('logout_all', 'Logout from all devices'), ('logout_others', 'Logout from all other devices'), ('session_delete', 'Ended from the device list'), ('password_change', 'Password changed'), ('reuse', 'Refresh token reuse detected'), ('admin', 'Revoked by staff'), ('deactivation', 'User deactivated or deleted'), ('revoke_endpoint', 'Revoked through /revoke')], max_length=32)),
-                ('user_deleted', models.BooleanField(default=False)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("user_id", models.CharField(max_length=64, unique=True)),
+                ("not_before", models.DateTimeField(db_index=True)),
+                ("keep_session_id", models.CharField(blank=True, max_length=32)),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("logout", "Logout"),
+                            ("logout_all", "Logout from all devices"),
+                            ("logout_others", "Logout from all other devices"),
+                            ("session_delete", "Ended from the device list"),
+                            ("password_change", "Password changed"),
+                            ("reuse", "Refresh token reuse detected"),
+                            ("admin", "Revoked by staff"),
+                            ("deactivation", "User deactivated or deleted"),
+                            ("revoke_endpoint", "Revoked through /revoke"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("user_deleted", models.BooleanField(default=False)),
             ],
         ),
         migrations.AlterField(
-            model_name='session',
-            name='revoke_reason',
-            field=models.CharField(blank=True, choices=[('logout', 'Logout'), ('logout_all', 'Logout from all devices'), ('logout_others', 'Logout from all other devices'), ('session_delete', 'Ended from the device list'), ('password_change', 'Password changed'), ('reuse', 'Refresh token reuse detected'), ('admin', 'Revoked by staff'), ('deactivation', 'User deactivated or deleted'), ('revoke_endpoint', 'Revoked through /revoke')], max_length=32),
+            model_name="session",
+            name="revoke_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("logout", "Logout"),
+                    ("logout_all", "Logout from all devices"),
+                    ("logout_others", "Logout from all other devices"),
+                    ("session_delete", "Ended from the device list"),
+                    ("password_change", "Password changed"),
+                    ("reuse", "Refresh token reuse detected"),
+                    ("admin", "Revoked by staff"),
+                    ("deactivation", "User deactivated or deleted"),
+                    ("revoke_endpoint", "Revoked through /revoke"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

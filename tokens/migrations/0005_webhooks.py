@@ -7,40 +7,85 @@ import tokens.models_webhooks
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens', '0004_session_dpop_jkt'),
+        ("tokens", "0004_session_dpop_jkt"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.CharField(default=tokens.models_webhooks.new_delivery_id, editable=False, max_length=32, primary_key=True, serialize=False)),
-                ('event_type', models.CharField(db_index=True, max_length=64)),
-                ('url', models.CharField(max_length=500)),
-                ('payload', models.JSONField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('failed', 'Failed')], db_index=True, default='pending', max_length=16)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.CharField(
+                        default=tokens.models_webhooks.new_delivery_id,
+                        editable=False,
+                        max_length=32,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("event_type", models.CharField(db_index=True, max_length=64)),
+                ("url", models.CharField(max_length=500)),
+                ("payload", models.JSONField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("delivered", "Delivered"), ("failed", "Failed")],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name_plural': 'webhook deliveries',
-                'ordering': ['-created_at'],
+                "verbose_name_plural": "webhook deliveries",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AlterField(
-            model_name='session',
-            name='revoke_reason',
-            field=models.CharField(blank=True, choices=[('logout', 'Logout'), ('logout_all', 'Logout from all devices'), ('logout_others', 'Logout from all other devices'), ('session_delete', 'Ended from the device list'), ('password_change', 'Password changed'), ('password_reset', 'Password reset by email'), ('reuse', 'Refresh token reuse detected'), ('admin', 'Revoked by staff'), ('deactivation', 'User deactivated or deleted'), ('revoke_endpoint', 'Revoked through /revoke')], max_length=32),
+            model_name="session",
+            name="revoke_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("logout", "Logout"),
+                    ("logout_all", "Logout from all devices"),
+                    ("logout_others", "Logout from all other devices"),
+                    ("session_delete", "Ended from the device list"),
+                    ("password_change", "Password changed"),
+                    ("password_reset", "Password reset by email"),
+                    ("reuse", "Refresh token reuse detected"),
+                    ("admin", "Revoked by staff"),
+                    ("deactivation", "User deactivated or deleted"),
+                    ("revoke_endpoint", "Revoked through /revoke"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='usercutoff',
-            name='reason',
-            field=models.CharField(choices=[('logout', 'Logout'), ('logout_all', 'Logout from all devices'), ('logout_others', 'Logout from all other devices'), ('session_delete', 'Ended from the device list'), ('password_change', 'Password changed'), ('password_reset', 'Password reset by email'), ('reuse', 'Refresh token reuse detected'), ('admin', 'Revoked by staff'), ('deactivation', 'User deactivated or deleted'), ('revoke_endpoint', 'Revoked through /revoke')], max_length=32),
+            model_name="usercutoff",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("logout", "Logout"),
+                    ("logout_all", "Logout from all devices"),
+                    ("logout_others", "Logout from all other devices"),
+                    ("session_delete", "Ended from the device list"),
+                    ("password_change", "Password changed"),
+                    ("password_reset", "Password reset by email"),
+                    ("reuse", "Refresh token reuse detected"),
+                    ("admin", "Revoked by staff"),
+                    ("deactivation", "User deactivated or deleted"),
+                    ("revoke_endpoint", "Revoked through /revoke"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

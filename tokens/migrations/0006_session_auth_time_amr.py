@@ -4,35 +4,79 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens', '0005_webhooks'),
+        ("tokens", "0005_webhooks"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='session',
-            name='amr',
-            field=models.CharField(blank=True, default='pwd', max_length=32),
+            model_name="session",
+            name="amr",
+            field=models.CharField(blank=True, default="pwd", max_length=32),
         ),
         migrations.AddField(
-            model_name='session',
-            name='auth_time',
+            model_name="session",
+            name="auth_time",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='authevent',
-            name='kind',
-            field=models.CharField(choices=[('login_succeeded', 'Login succeeded'), ('login_failed', 'Login failed'), ('reuse_detected', 'Refresh token reuse detected'), ('session_revoked', 'Session revoked'), ('password_changed', 'Password changed'), ('logout', 'Logout'), ('mfa_enabled', 'Second factor added'), ('mfa_disabled', 'Second factor removed'), ('mfa_recovery_codes', 'Recovery codes regenerated'), ('mfa_failed', 'Second factor code refused'), ('reauthenticated', 'Re-authenticated (step-up)')], db_index=True, max_length=32),
+            model_name="authevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("login_succeeded", "Login succeeded"),
+                    ("login_failed", "Login failed"),
+                    ("reuse_detected", "Refresh token reuse detected"),
+                    ("session_revoked", "Session revoked"),
+                    ("password_changed", "Password changed"),
+                    ("logout", "Logout"),
+                    ("mfa_enabled", "Second factor added"),
+                    ("mfa_disabled", "Second factor removed"),
+                    ("mfa_recovery_codes", "Recovery codes regenerated"),
+                    ("mfa_failed", "Second factor code refused"),
+                    ("reauthenticated", "Re-authenticated (step-up)"),
+                ],
+                db_index=True,
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='session',
-            name='revoke_reason',
-            field=models.CharField(blank=True, choices=[('logout', 'Logout'), ('logout_all', 'Logout from all devices'), ('logout_others', 'Logout from all other devices'), ('session_delete', 'Ended from the device list'), ('password_change', 'Password changed'), ('reuse', 'Refresh token reuse detected'), ('admin', 'Revoked by staff'), ('deactivation', 'User deactivated or deleted'), ('revoke_endpoint', 'Revoked through /revoke'), ('mfa_changed', 'Second factor added or removed')], max_length=32),
+            model_name="session",
+            name="revoke_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("logout", "Logout"),
+                    ("logout_all", "Logout from all devices"),
+                    ("logout_others", "Logout from all other devices"),
+                    ("session_delete", "Ended from the device list"),
+                    ("password_change", "Password changed"),
+                    ("reuse", "Refresh token reuse detected"),
+                    ("admin", "Revoked by staff"),
+                    ("deactivation", "User deactivated or deleted"),
+                    ("revoke_endpoint", "Revoked through /revoke"),
+                    ("mfa_changed", "Second factor added or removed"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='usercutoff',
-            name='reason',
-            field=models.CharField(choices=[('logout', 'Logout'), ('logout_all', 'Logout from all devices'), ('logout_others', 'Logout from all other devices'), ('session_delete', 'Ended from the device list'), ('password_change', 'Password changed'), ('reuse', 'Refresh token reuse detected'), ('admin', 'Revoked by staff'), ('deactivation', 'User deactivated or deleted'), ('revoke_endpoint', 'Revoked through /revoke'), ('mfa_changed', 'Second factor added or removed')], max_length=32),
+            model_name="usercutoff",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("logout", "Logout"),
+                    ("logout_all", "Logout from all devices"),
+                    ("logout_others", "Logout from all other devices"),
+                    ("session_delete", "Ended from the device list"),
+                    ("password_change", "Password changed"),
+                    ("reuse", "Refresh token reuse detected"),
+                    ("admin", "Revoked by staff"),
+                    ("deactivation", "User deactivated or deleted"),
+                    ("revoke_endpoint", "Revoked through /revoke"),
+                    ("mfa_changed", "Second factor added or removed"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

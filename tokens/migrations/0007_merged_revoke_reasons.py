@@ -4,20 +4,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens', '0006_session_auth_time_amr'),
+        ("tokens", "0006_session_auth_time_amr"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='session',
-            name='revoke_reason',
-            field=models.CharField(blank=True, choices=[('logout', 'Logout'), ('logout_all', 'Logout from all devices'), ('logout_others', 'Logout from all other devices'), ('session_delete', 'Ended from the device list'), ('password_change', 'Password changed'), ('password_reset', 'Password reset by email'), ('reuse', 'Refresh token reuse detected'), ('admin', 'Revoked by staff'), ('deactivation', 'User deactivated or deleted'), ('revoke_endpoint', 'Revoked through /revoke'), ('mfa_changed', 'Second factor added or removed')], max_length=32),
+            model_name="session",
+            name="revoke_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("logout", "Logout"),
+                    ("logout_all", "Logout from all devices"),
+                    ("logout_others", "Logout from all other devices"),
+                    ("session_delete", "Ended from the device list"),
+                    ("password_change", "Password changed"),
+                    ("password_reset", "Password reset by email"),
+                    ("reuse", "Refresh token reuse detected"),
+                    ("admin", "Revoked by staff"),
+                    ("deactivation", "User deactivated or deleted"),
+                    ("revoke_endpoint", "Revoked through /revoke"),
+                    ("mfa_changed", "Second factor added or removed"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='usercutoff',
-            name='reason',
-            field=models.CharField(choices=[('logout', 'Logout'), ('logout_all', 'Logout from all devices'), ('logout_others', 'Logout from all other devices'), ('session_delete', 'Ended from the device list'), ('password_change', 'Password changed'), ('password_reset', 'Password reset by email'), ('reuse', 'Refresh token reuse detected'), ('admin', 'Revoked by staff'), ('deactivation', 'User deactivated or deleted'), ('revoke_endpoint', 'Revoked through /revoke'), ('mfa_changed', 'Second factor added or removed')], max_length=32),
+            model_name="usercutoff",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("logout", "Logout"),
+                    ("logout_all", "Logout from all devices"),
+                    ("logout_others", "Logout from all other devices"),
+                    ("session_delete", "Ended from the device list"),
+                    ("password_change", "Password changed"),
+                    ("password_reset", "Password reset by email"),
+                    ("reuse", "Refresh token reuse detected"),
+                    ("admin", "Revoked by staff"),
+                    ("deactivation", "User deactivated or deleted"),
+                    ("revoke_endpoint", "Revoked through /revoke"),
+                    ("mfa_changed", "Second factor added or removed"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

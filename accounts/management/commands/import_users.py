@@ -13,8 +13,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
-        parser.add_argument("--update-existing", action="store_true",
-                            help="update users whose email already exists (default: skip them)")
+        parser.add_argument(
+            "--update-existing",
+            action="store_true",
+            help="update users whose email already exists (default: skip them)",
+        )
         parser.add_argument("--dry-run", action="store_true", help="validate and count; write nothing")
         parser.add_argument("--batch-size", type=int, default=500)
 
@@ -22,8 +25,9 @@ class Command(BaseCommand):
         if not file.exists():
             raise CommandError(f"{file} does not exist")
         try:
-            report = import_users(read_rows(file), update_existing=update_existing, dry_run=dry_run,
-                                  batch_size=batch_size)
+            report = import_users(
+                read_rows(file), update_existing=update_existing, dry_run=dry_run, batch_size=batch_size
+            )
         except (RowError, ValueError) as exc:
             raise CommandError(f"cannot read {file}: {exc}") from exc
         for number, reason in report.errors:

@@ -11,5 +11,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_size: int, **options):
         flushed = flush_expired(batch_size=batch_size)
-        self.stdout.write(f"removed {flushed.refresh_tokens} refresh tokens, {flushed.sessions} sessions "
-                          f"and {flushed.tombstones} cut-offs of deleted users")
+        self.stdout.write(
+            f"removed {flushed.refresh_tokens} refresh tokens, {flushed.sessions} sessions "
+            f"and {flushed.tombstones} cut-offs of deleted users"
+        )

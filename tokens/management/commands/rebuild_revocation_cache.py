@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from tokens import revocation
 from flowauth.errors import RevocationStoreUnavailable
+from tokens import revocation
 
 
 class Command(BaseCommand):
