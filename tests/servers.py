@@ -66,10 +66,17 @@ def gunicorn(
     threads: int = 4,
     app: str = "flowauth.wsgi:application",
     ready_path: str = "/api/auth/health",
+    log_file: Path | None = None,
     **env,
 ):
-    """Serve ``app`` (flowauth.wsgi by default) on a free port; yields the base URL."""
+    """Serve ``app`` (flowauth.wsgi by default) on a free port; yields the base URL.
+
+    With ``log_file`` the server's output goes to that file instead of a pipe:
+    a pipe nobody reads fills after 64 KiB and then blocks every worker that
+    logs, so the long fault tests (a warning per request) use a file.
+    """
     port = free_port()
+    sink = open(log_file, "ab") if log_file is not None else None  # closed once the child holds it
     process = subprocess.Popen(
         [
             sys.executable,
@@ -91,12 +98,19 @@ def gunicorn(
         ],
         cwd=BASE_DIR,
         env=server_env(**env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=sink or subprocess.DEVNULL,
+        stderr=sink or subprocess.PIPE,
     )
+    if sink is not None:
+        sink.close()  # the child holds its own copy
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, process, ready_path)
+        try:
+            _wait_until_up(base, process, ready_path)
+        except RuntimeError as exc:
+            if log_file is None:
+                raise
+            raise RuntimeError(f"{exc}: {log_file.read_text()[-2000:]}") from None
         yield base
     finally:
         process.terminate()
@@ -104,13 +118,15 @@ def gunicorn(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(timeout=10)
 
 
 def _wait_until_up(base: str, process: subprocess.Popen, ready_path: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+            output = process.stderr.read().decode()[-2000:] if process.stderr else ""
+            raise RuntimeError(f"server exited: {output}")
         try:
             if httpx.get(f"{base}{ready_path}", timeout=2).status_code in (200, 401, 503):
                 return

@@ -20,8 +20,7 @@ import pytest
 from tests.pg_standby import binaries_available, primary_and_standby
 from tests.redis_sentinel import wait_for
 from tests.redis_server import throwaway_redis
-from tests.scaleout_servers import gunicorn_logging_to
-from tests.servers import BASE_DIR, server_env
+from tests.servers import BASE_DIR, gunicorn, server_env
 
 pytestmark = [
     pytest.mark.scaleout,
@@ -102,8 +101,8 @@ def test_standby_promoted_under_traffic_loses_no_acknowledged_write(tmp_path):
         url = pair.url("flowauth")
         _migrate(url)
         with (
-            gunicorn_logging_to(
-                tmp_path / "gunicorn.log",
+            gunicorn(
+                log_file=tmp_path / "gunicorn.log",
                 DATABASE_URL=url,
                 REDIS_URL=own_redis.url,
                 CONN_MAX_AGE=60,

@@ -18,7 +18,7 @@ import pytest
 
 from tests.helpers import PASSWORD, make_user
 from tests.redis_sentinel import binaries_available, sentinel_group, wait_for
-from tests.scaleout_servers import gunicorn_logging_to
+from tests.servers import gunicorn
 from tokens import revocation, services
 
 pytestmark = [
@@ -110,7 +110,7 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
 
     with (
         sentinel_group(tmp_path) as group,
-        gunicorn_logging_to(tmp_path / "gunicorn.log", REDIS_URL=group.url, COOKIE_SECURE=0) as base,
+        gunicorn(log_file=tmp_path / "gunicorn.log", REDIS_URL=group.url, COOKIE_SECURE=0) as base,
         httpx.Client(base_url=base, timeout=10) as client,
         Traffic(base, pairs) as traffic,
     ):
