@@ -72,10 +72,12 @@ bench: install-bench
 	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/dpop.py
+	$(BIN)/python bench/write_cost.py
 
 # A DPoP-bound GET against a Bearer GET, in-process (a minute); writes bench/DPOP.md.
 bench-dpop: install
 	$(BIN)/python bench/dpop.py
+	$(BIN)/python bench/write_cost.py
 
 # dist/flowauth-<version>-py3-none-any.whl: the flowauth, accounts and tokens
 # packages; extras [verifier] (a sibling service) and [server] (FlowAuth itself).

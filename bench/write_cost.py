@@ -3,7 +3,9 @@
     DEBUG=0 SECRET_KEY=... .venv/bin/python bench/write_cost.py     # embedded Redis, or REDIS_URL
 
 Each sample is one ``revocation.write`` of one session (two keys), with two
-tracking connections open as two readers would have. Prints p50/p99 in us.
+tracking connections open as two readers would have. Prints p50/p99 in us and
+the p50 as a ratio of the bare write: the default step (pushes have left
+Redis) and strict mode (``REVOCATION_STRICT``: both readers acknowledged).
 """
 
 import os
@@ -20,6 +22,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from flowauth import embedded_redis  # noqa: E402
@@ -45,19 +48,39 @@ def sample(published) -> list[float]:
         local_cache.published = original
 
 
+def readers(strict: bool) -> list[local_cache.LocalCache]:
+    settings.FLOWAUTH_TOKENS = {**settings.FLOWAUTH_TOKENS, "REVOCATION_STRICT": strict}
+    opened = [local_cache.LocalCache(token_settings.REDIS_URL) for _ in range(2)]
+    for reader in opened:
+        for _ in range(200):  # connects, starts its pump thread, waits for its first heartbeat answer
+            reader.lookup(("warm", "", "", 0))
+            if reader.lease_from > float("-inf"):
+                break
+            time.sleep(0.005)
+    return opened
+
+
 def main() -> None:
     if not os.environ.get("REDIS_URL"):
         embedded_redis.ensure_running()
-    readers = [local_cache.LocalCache(token_settings.REDIS_URL) for _ in range(2)]
-    for reader in readers:
-        reader.lookup(("warm", "", "", 0))  # connects and starts its pump thread
-    try:
-        for name, step in (("write only", lambda client: None), ("write + published()", local_cache.published)):
-            times = sorted(sample(step))
-            print(f"{name:<22} p50 {statistics.median(times):7.0f} us  p99 {times[int(len(times) * 0.99)]:7.0f} us")
-    finally:
-        for reader in readers:
-            reader.close()
+    baseline = None
+    for strict, rows in (
+        (False, (("write only", lambda client: None), ("write + published()", local_cache.published))),
+        (True, (("strict: write + acks", local_cache.published),)),
+    ):
+        opened = readers(strict)
+        try:
+            for name, step in rows:
+                times = sorted(sample(step))
+                p50 = statistics.median(times)
+                baseline = baseline or p50
+                print(
+                    f"{name:<22} p50 {p50:7.0f} us  p99 {times[int(len(times) * 0.99)]:7.0f} us"
+                    f"  {p50 / baseline:5.2f}x of the bare write"
+                )
+        finally:
+            for reader in opened:
+                reader.close()
 
 
 if __name__ == "__main__":

@@ -15,14 +15,20 @@ See docs/revocation-fast-path.md for the protocol and its guarantee. In short:
 - a verdict read by MGET is stored only if no invalidation was drained (and
   the connection was not replaced) since before that MGET was sent;
 - writers call ``published()`` after their writes: one more round trip, so
-  Redis has pushed the invalidations before the writer answers.
+  Redis has pushed the invalidations before the writer answers;
+- strict mode (``REVOCATION_STRICT``): the heartbeat is a script that also
+  records, per reader, the Redis time up to which this reader has drained
+  its invalidations; writers wait (at most a lease) until every live reader
+  has caught up to their write.
 
 ``time.monotonic`` is read through ``_monotonic``: tests move it.
 """
 
 import logging
 import os
+import secrets
 import select
+import socket
 import threading
 import time
 
@@ -43,6 +49,52 @@ MAX_ENTRIES = 100_000
 RECONNECT_DELAY = 1.0
 MAX_PINGS_IN_FLIGHT = 20
 
+# Strict mode: live readers (a sorted set scored by when each one's lease ends, in Redis
+# microseconds) and how far each has caught up (a hash). Not under the tracking prefix: a
+# heartbeat must not invalidate anything. One hash tag: both keys sit in one cluster slot.
+READERS_KEY = "flowauth:{ack}:readers"
+CAUGHT_UP_KEY = "flowauth:{ack}:caught-up"
+# A reader's entry outlives its lease by this much (seconds): clocks of two machines run at
+# slightly different rates, and the entry must not vanish while the reader still trusts its map.
+ACK_MARGIN = 0.05
+
+# The strict heartbeat. Records ARGV[2], the time this reader has caught up to (the
+# previous heartbeat's answer, every push before which it has drained), keeps the reader
+# live for ARGV[3] microseconds, forgets the reader's previous identity ARGV[4] (its last
+# connection: that map was cleared), and answers the Redis time now: once this answer is
+# read, every invalidation Redis sent this connection before it has been drained too.
+_HEARTBEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if ARGV[4] ~= '' then
+  redis.call('ZREM', KEYS[1], ARGV[4])
+  redis.call('HDEL', KEYS[2], ARGV[4])
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return now
+"""
+
+# The writer's wait: drops readers whose lease has ended, then counts live readers that
+# have not caught up to ARGV[1] (0: the Redis time now, which the answer returns).
+_BEHIND = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local target = tonumber(ARGV[1])
+if target == 0 then target = now end
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+if #dead > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  redis.call('HDEL', KEYS[2], unpack(dead))
+end
+local behind = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local at = tonumber(redis.call('HGET', KEYS[2], id) or '0')
+  if at < target then behind = behind + 1 end
+end
+return {behind, target}
+"""
+
 
 class LocalCache:
     def __init__(self, url: str):
@@ -54,12 +106,22 @@ class LocalCache:
         self.entries: dict[tuple, tuple[bool, float]] = {}
         self.index: dict[str, set] = {}
         self.generation = 0
-        self.pings: list[float] = []  # send times of PINGs not yet answered, oldest first
+        # Heartbeats not yet answered, oldest first: (send time, whether its answer must be recorded at once).
+        self.pings: list[tuple[float, bool]] = []
         self.last_ping = float("-inf")
         self.lease_from = float("-inf")  # send time of the PING the last PONG answered
         self.hits = self.misses = 0
         self.closed = False
         self.pump_pid = None  # the process whose pump thread runs (threads do not survive fork)
+        # Strict mode: this connection's reader id, the one before it, the Redis time drained up
+        # to, and whether a heartbeat must go out now (an invalidation was drained, or the
+        # answer to that heartbeat arrived and must be recorded).
+        self.strict = token_settings.REVOCATION_STRICT
+        self.reader_id = ""
+        self.previous_reader_id = ""
+        self.caught_up = 0
+        self.ack_wanted = False
+        self.ack_due = False
 
     def close(self) -> None:
         with self.lock:
@@ -106,6 +168,7 @@ class LocalCache:
         self.conn = None
         self.pings, self.lease_from, self.last_ping = [], float("-inf"), float("-inf")
         self.next_connect = _monotonic() + RECONNECT_DELAY
+        self._forget_reader()
         self._clear()
 
     def _clear(self) -> None:
@@ -124,6 +187,13 @@ class LocalCache:
             self.next_connect = now + RECONNECT_DELAY
             return
         self._clear()  # nothing stored before this connection was tracking can be trusted
+        self.reader_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.ack_wanted = self.strict  # record a real time at once: until then writers wait for this reader
+
+    def _forget_reader(self) -> None:
+        if self.reader_id:
+            self.previous_reader_id = self.reader_id  # the next connection's first heartbeat removes it
+        self.reader_id, self.caught_up, self.ack_wanted, self.ack_due = "", 0, False, False
 
     # --- poll and drain --------------------------------------------------
 
@@ -145,24 +215,57 @@ class LocalCache:
                 self._handle(value, skip_keys=large)
             if partial:
                 self._clear()  # an invalidation may be half-way here
-            if now - self.last_ping >= token_settings.REVOCATION_HEARTBEAT and len(self.pings) < MAX_PINGS_IN_FLIGHT:
-                self.conn.send_ping()
-                self.pings.append(now)
-                self.last_ping = now
+            urgent = self.ack_wanted or self.ack_due
+            if len(self.pings) < MAX_PINGS_IN_FLIGHT and (
+                urgent or now - self.last_ping >= token_settings.REVOCATION_HEARTBEAT
+            ):
+                self._heartbeat(now)
         except tracking.TrackingError as exc:
             self._drop(str(exc))
 
+    def _heartbeat(self, now: float) -> None:
+        """A PING, or in strict mode the acknowledging script; never waited for."""
+        if not self.strict:
+            self.conn.send_ping()
+            self.pings.append((now, False))
+        else:
+            # After an invalidation: this heartbeat's answer is a Redis time after the write,
+            # and the next one (sent as soon as that answer is read) records it.
+            follow_up = self.ack_wanted
+            lifetime = int((token_settings.REVOCATION_LEASE + ACK_MARGIN) * 1_000_000)
+            self.conn.send(
+                tracking.encode(
+                    "EVAL",
+                    _HEARTBEAT,
+                    "2",
+                    READERS_KEY,
+                    CAUGHT_UP_KEY,
+                    self.reader_id,
+                    str(self.caught_up),
+                    str(lifetime),
+                    self.previous_reader_id,
+                )
+            )
+            self.previous_reader_id = ""
+            self.pings.append((now, follow_up))
+            self.ack_wanted = self.ack_due = False
+        self.last_ping = now
+
     def _handle(self, value, *, skip_keys: bool) -> None:
-        if value == "PONG":
+        if (value == "PONG" and not self.strict) or (self.strict and type(value) is int):
             if not self.pings:
-                raise tracking.TrackingError("PONG without PING")
-            self.lease_from = self.pings.pop(0)
+                raise tracking.TrackingError("heartbeat answer without a heartbeat")
+            self.lease_from, follow_up = self.pings.pop(0)
+            if self.strict:
+                self.caught_up = value
+                self.ack_due = self.ack_due or follow_up
             return
         if isinstance(value, tuple) and value[0] == "push":
             items = value[1]
             if not items or items[0] != "invalidate":
                 return  # another kind of push: nothing of ours
             keys = items[1] if len(items) > 1 else None
+            self.ack_wanted = self.strict
             if keys is None:  # FLUSHDB / FLUSHALL
                 self._clear()
                 return
@@ -222,7 +325,7 @@ _cache_lock = threading.Lock()
 
 
 def enabled() -> bool:
-    if token_settings.REVOCATION_STRICT or not token_settings.REVOCATION_LOCAL_CACHE:
+    if not token_settings.REVOCATION_LOCAL_CACHE:
         return False
     # TLS, Sentinel and Cluster URLs keep the round trip: the fast path is proven over plain TCP and unix sockets.
     return token_settings.REDIS_URL.startswith(("redis://", "unix://"))
@@ -234,10 +337,14 @@ def get() -> LocalCache | None:
     if not enabled():
         return None
     cache = _cache
-    if cache is None or cache.url != token_settings.REDIS_URL:
+    if cache is None or cache.url != token_settings.REDIS_URL or cache.strict != token_settings.REVOCATION_STRICT:
         with _cache_lock:
             cache = _cache
-            if cache is None or cache.url != token_settings.REDIS_URL:
+            if (
+                cache is None
+                or cache.url != token_settings.REDIS_URL
+                or cache.strict != token_settings.REVOCATION_STRICT
+            ):
                 if cache is not None:
                     cache.close()
                 cache = _cache = LocalCache(token_settings.REDIS_URL)
@@ -264,7 +371,12 @@ def published(client: redis.Redis) -> bool:
     has not read it by then also has no PONG sent after the write, and its
     lease has run out. Runs whether or not this process uses the cache:
     other processes may. Returns whether every push had left (False: waited a lease).
+
+    In strict mode it waits instead until every live reader has acknowledged
+    (``_BEHIND``) a Redis time after the write: drained, not only sent.
     """
+    if token_settings.REVOCATION_STRICT:
+        return _caught_up(client)
     deadline = _monotonic() + token_settings.REVOCATION_LEASE
     while True:
         pending = [c for c in client.client_list() if c.get("name") == tracking.CLIENT_NAME and _has_output(c)]
@@ -273,6 +385,25 @@ def published(client: redis.Redis) -> bool:
         if _monotonic() >= deadline:
             return False  # a reader that has not read them has no lease left either
         time.sleep(0.001)
+
+
+def _caught_up(client: redis.Redis) -> bool:
+    """Strict mode: wait until no live reader is behind the Redis time just after the write.
+
+    A reader is live while its entry's score (the end of its lease, plus a
+    margin) is ahead of the Redis time; a reader whose lease ran out no longer
+    uses its map, so at most one lease (and the margin) is waited.
+    """
+    deadline = _monotonic() + token_settings.REVOCATION_LEASE + ACK_MARGIN
+    target = 0
+    while True:
+        behind, target = client.eval(_BEHIND, 2, READERS_KEY, CAUGHT_UP_KEY, target)
+        if not behind:
+            return True
+        if _monotonic() >= deadline:
+            logger.warning("revocation write: %d reader(s) did not acknowledge within the lease", behind)
+            return False
+        time.sleep(0.0005)
 
 
 def _has_output(client_info: dict) -> bool:

@@ -45,7 +45,7 @@ DEFAULTS = {
     "ROLE": "issuer",
     # The local verdict cache (tokens/local_cache.py, docs/revocation-fast-path.md).
     "REVOCATION_LOCAL_CACHE": True,
-    "REVOCATION_STRICT": False,  # on: no local cache, one round trip on every request
+    "REVOCATION_STRICT": False,  # on: writers wait until every live reader acknowledged their write
     "REVOCATION_LEASE": 0.5,  # seconds a PONG keeps the map trusted
     "REVOCATION_HEARTBEAT": 0.1,  # seconds between PINGs on the tracking connection
     "REVOCATION_LOCAL_CACHE_MAX_AGE": 1.0,  # seconds one verdict is kept

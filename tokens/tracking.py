@@ -134,14 +134,18 @@ class TrackingConnection:
             return value
 
     def send_ping(self) -> None:
+        self.send(PING)
+
+    def send(self, frame: bytes) -> None:
+        """Send one whole command without waiting; a command sent in part would leave the stream out of step."""
         try:
-            sent = self.sock.send(PING)
+            sent = self.sock.send(frame)
         except BlockingIOError as exc:
             raise TrackingError("send buffer full") from exc
         except OSError as exc:
             raise TrackingError(type(exc).__name__) from exc
-        if sent != len(PING):
-            raise TrackingError("short send")  # the stream would be out of step
+        if sent != len(frame):
+            raise TrackingError("short send")
 
     def drain(self, limit: int) -> tuple[list, bool, int]:
         """Read what is there, without waiting: (complete values, a partial frame is left, bytes read).

@@ -33,13 +33,18 @@ def whoami(client: httpx.Client, base: str, access: str) -> int:
 
 
 @pytest.mark.timeout(900)  # a few hundred real round trips on a shared machine
-def test_revoked_through_one_process_is_refused_by_another_that_had_it_cached(redis_client):
+@pytest.mark.parametrize("strict", ["0", "1"], ids=["default", "strict"])
+def test_revoked_through_one_process_is_refused_by_another_that_had_it_cached(redis_client, strict, token_settings):
+    token_settings(REVOCATION_STRICT=strict == "1")  # this process writes too (revoke_session, the cut-off)
     user = make_user("alice@example.com")
     bystander = services.issue_session(make_user("bob@example.com")).access
     stop = threading.Event()
     load_errors = []
 
-    with gunicorn(workers=1, threads=4) as a, gunicorn(workers=1, threads=4) as b:
+    with (
+        gunicorn(workers=1, threads=4, REVOCATION_STRICT=strict) as a,
+        gunicorn(workers=1, threads=4, REVOCATION_STRICT=strict) as b,
+    ):
 
         def load():
             with httpx.Client(timeout=30) as client:

@@ -46,6 +46,14 @@ def clock(monkeypatch):
     return moved
 
 
+@pytest.fixture(params=["default", "strict"])
+def mode(request, token_settings):
+    """Both ways of keeping readers true: writers wait until pushes left Redis, or until readers acknowledged."""
+    token_settings(REVOCATION_STRICT=request.param == "strict")
+    local_cache.reset()
+    return request.param
+
+
 def wait_for_lease(cache: local_cache.LocalCache, attempts: int = 200) -> None:
     """Poll until a PONG has arrived (bounded by select, not by sleeping)."""
     for _ in range(attempts):
@@ -95,7 +103,7 @@ def alice(db, api):
     return user, login(api, user.email)
 
 
-def test_logout_through_the_api_is_refused_next_request_from_the_map(api, alice):
+def test_logout_through_the_api_is_refused_next_request_from_the_map(mode, api, alice):
     _, tokens = alice
     warm(tokens["access"])
     assert api.get(WHOAMI, **bearer(tokens["access"])).status_code == 200
@@ -106,7 +114,7 @@ def test_logout_through_the_api_is_refused_next_request_from_the_map(api, alice)
 
 
 @pytest.mark.parametrize("end", ["session", "all", "others", "password", "deactivate", "reuse"])
-def test_every_way_of_ending_access_drops_cached_verdicts(api, alice, end, token_settings):
+def test_every_way_of_ending_access_drops_cached_verdicts(mode, api, alice, end, token_settings):
     user, tokens = alice
     token_settings(REFRESH_GRACE_SECONDS=0)  # a replay is reuse at once
     second = login(api, user.email)
@@ -144,7 +152,7 @@ def test_every_way_of_ending_access_drops_cached_verdicts(api, alice, end, token
         assert verdict(second["access"]) is False
 
 
-def test_a_key_written_by_another_client_drops_the_entry(alice, redis_client):
+def test_a_key_written_by_another_client_drops_the_entry(mode, alice, redis_client):
     _, tokens = alice
     cache = warm(tokens["access"])
     redis_client.set(revocation.session_key(sid(tokens["access"])), "1", ex=60)
@@ -153,7 +161,7 @@ def test_a_key_written_by_another_client_drops_the_entry(alice, redis_client):
     assert cached(cache, tokens["access"]) is True
 
 
-def test_a_flush_clears_the_map_and_the_cache_is_rebuilt(alice, redis_client):
+def test_a_flush_clears_the_map_and_the_cache_is_rebuilt(mode, alice, redis_client):
     user, tokens = alice
     cache = warm(tokens["access"])
     services.revoke_all_for_user(user, reason=RevokeReason.LOGOUT_ALL)
@@ -166,7 +174,7 @@ def test_a_flush_clears_the_map_and_the_cache_is_rebuilt(alice, redis_client):
     assert redis_client.get(revocation.MARKER_KEY)
 
 
-def test_killed_tracking_connection_clears_the_map_and_reconnects(alice, redis_client, clock):
+def test_killed_tracking_connection_clears_the_map_and_reconnects(mode, alice, redis_client, clock):
     _, tokens = alice
     cache = warm(tokens["access"])
     killed = False
@@ -187,10 +195,10 @@ def test_killed_tracking_connection_clears_the_map_and_reconnects(alice, redis_c
     assert verdict(tokens["access"]) is True
 
 
-def test_no_pong_within_the_lease_means_no_use_of_the_map(alice, clock):
+def test_no_pong_within_the_lease_means_no_use_of_the_map(mode, alice, clock):
     _, tokens = alice
     cache = warm(tokens["access"])
-    cache.conn.send_ping = lambda: None  # heartbeats stop leaving: as if the link were cut
+    cache.conn.send_ping = cache.conn.send = lambda *frame: None  # heartbeats stop leaving: as if the link were cut
     clock.offset += 0.6
     hits = cache.hits
     assert verdict(tokens["access"]) is False
@@ -208,7 +216,7 @@ def test_entries_expire_after_their_max_age(alice, clock, token_settings):
     assert cache.hits == hits
 
 
-def test_a_burst_larger_than_a_socket_buffer_leaves_no_stale_entry(alice, redis_client):
+def test_a_burst_larger_than_a_socket_buffer_leaves_no_stale_entry(mode, alice, redis_client):
     _, tokens = alice
     warm(tokens["access"])
     pipe = redis_client.pipeline(transaction=False)
@@ -221,7 +229,7 @@ def test_a_burst_larger_than_a_socket_buffer_leaves_no_stale_entry(alice, redis_
         assert verdict(tokens["access"]) is True
 
 
-def test_an_idle_process_keeps_draining_so_writers_never_wait_for_it(alice, redis_client):
+def test_an_idle_process_keeps_draining_so_writers_never_wait_for_it(mode, alice, redis_client):
     _, tokens = alice
     cache = warm(tokens["access"])  # then no request comes: only its pump thread reads
     for batch in range(20):
@@ -264,7 +272,7 @@ def test_anything_unexpected_drops_the_connection(alice, frame):
 
 @pytest.mark.parametrize(
     "setting",
-    [{"REVOCATION_LOCAL_CACHE": False}, {"REVOCATION_STRICT": True}, {"REDIS_URL": "rediss://127.0.0.1:6380/0"}],
+    [{"REVOCATION_LOCAL_CACHE": False}, {"REDIS_URL": "rediss://127.0.0.1:6380/0"}],
 )
 def test_settings_turn_the_cache_off(token_settings, setting):
     token_settings(**setting)
@@ -354,7 +362,7 @@ def own_redis(tmp_path, token_settings):
         proc.wait()
 
 
-def test_hung_redis_fails_closed_within_the_lease(alice, own_redis, clock):
+def test_hung_redis_fails_closed_within_the_lease(mode, alice, own_redis, clock):
     _, tokens = alice
     revocation.rebuild()
     cache = warm(tokens["access"])
@@ -367,7 +375,7 @@ def test_hung_redis_fails_closed_within_the_lease(alice, own_redis, clock):
     assert cache is local_cache.get()
 
 
-def test_restarted_redis_clears_the_map_and_refuses_from_the_database(alice, own_redis, clock):
+def test_restarted_redis_clears_the_map_and_refuses_from_the_database(mode, alice, own_redis, clock):
     user, tokens = alice
     revocation.rebuild()
     cache = warm(tokens["access"])
@@ -396,3 +404,85 @@ def test_a_warm_request_sends_no_command_to_redis_but_heartbeats(api, alice, red
     after = calls()
     delta = {name for name in after if after[name] != before.get(name, 0)}
     assert delta <= {"cmdstat_info", "cmdstat_ping"}, delta  # the measurement itself, the heartbeat
+
+
+# --- strict mode: readers acknowledge, writers wait for every live reader ----------------
+
+
+def redis_time_us(client) -> int:
+    seconds, micros = client.time()
+    return seconds * 1_000_000 + micros
+
+
+def test_strict_writer_answers_after_every_live_reader_acknowledged_its_write(alice, redis_client, token_settings):
+    token_settings(REVOCATION_STRICT=True)
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    before = redis_time_us(redis_client)
+    session = Session.objects.get(pk=sid(tokens["access"]))
+    services.revoke_session(session, reason=RevokeReason.LOGOUT)
+    # Recorded in Redis before the writer returned: this reader drained past the write.
+    assert int(redis_client.hget(local_cache.CAUGHT_UP_KEY, cache.reader_id)) >= before
+    assert cached(cache, tokens["access"]) is None, "the acknowledged invalidation did not drop the verdict"
+    assert verdict(tokens["access"]) is True
+
+
+def test_strict_writer_waits_at_most_a_lease_for_a_reader_that_stopped(alice, redis_client, token_settings):
+    token_settings(REVOCATION_STRICT=True, REVOCATION_LEASE=0.2)
+    _, tokens = alice
+    warm(tokens["access"])
+    # A reader whose last heartbeat said "live for one more lease", then nothing (a stopped process).
+    lease_end = redis_time_us(redis_client) + int((0.2 + local_cache.ACK_MARGIN) * 1_000_000)
+    redis_client.zadd(local_cache.READERS_KEY, {"ghost": lease_end})
+    redis_client.hset(local_cache.CAUGHT_UP_KEY, "ghost", 0)
+    redis_client.set(revocation.session_key("written-while-ghost-lives"), "1", ex=30)
+    local_cache.published(redis_client)
+    assert redis_time_us(redis_client) >= lease_end, "the writer answered while a reader behind it still had a lease"
+    assert redis_client.zscore(local_cache.READERS_KEY, "ghost") is None, "a dead reader was kept"
+    assert redis_client.hget(local_cache.CAUGHT_UP_KEY, "ghost") is None
+    redis_client.set(revocation.session_key("written-after"), "1", ex=30)
+    assert local_cache.published(redis_client) is True  # the live reader (this process) caught up
+
+
+def test_strict_reader_that_caught_up_is_not_waited_for(alice, redis_client, token_settings):
+    token_settings(REVOCATION_STRICT=True)
+    _, tokens = alice
+    warm(tokens["access"])
+    far = redis_time_us(redis_client) + 60_000_000
+    redis_client.zadd(local_cache.READERS_KEY, {"ahead": far})
+    redis_client.hset(local_cache.CAUGHT_UP_KEY, "ahead", far)
+    redis_client.set(revocation.session_key("x"), "1", ex=30)
+    assert local_cache.published(redis_client) is True
+
+
+def test_strict_reconnected_reader_forgets_its_previous_identity(alice, redis_client, token_settings, clock):
+    token_settings(REVOCATION_STRICT=True)
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    old = cache.reader_id
+    assert redis_client.zscore(local_cache.READERS_KEY, old) is not None
+    for client in redis_client.client_list():
+        if client.get("name") == tracking.CLIENT_NAME:
+            redis_client.execute_command("CLIENT", "KILL", "ID", client["id"])
+    select.select([cache.conn.sock], [], [], 1.0)
+    cache.lookup(("poll", "", "", 0))
+    assert cache.conn is None and cache.entries == {}
+    clock.offset += local_cache.RECONNECT_DELAY + 0.01
+    wait_for_lease(cache)
+    assert cache.reader_id != old
+    assert redis_client.zscore(local_cache.READERS_KEY, old) is None, "writers would wait a lease for a gone reader"
+
+
+def test_strict_heartbeat_answer_without_a_heartbeat_drops_the_connection(alice, token_settings):
+    token_settings(REVOCATION_STRICT=True)
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    cache.pings.clear()
+    mine, theirs = socket.socketpair()
+    cache.conn.close()
+    cache.conn.sock = mine
+    mine.setblocking(False)
+    theirs.sendall(b":1700000000000000\r\n")
+    cache.lookup(("poll", "", "", 0))
+    assert cache.conn is None and cache.entries == {}
+    theirs.close()
