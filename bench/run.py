@@ -152,6 +152,22 @@ def median_rps(runs: list[dict]) -> float:
     return statistics.median(run["rps"] for run in runs)
 
 
+def local_hit_rate(base: str) -> str:
+    """Share of revocation verdicts the workers answered from their local map (all workers: multiprocess metrics)."""
+    import urllib.request
+
+    counts = {"local": 0.0, "redis": 0.0}
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            for source in counts:
+                if line.startswith(f'flowauth_revocation_verdicts_total{{source="{source}"}}'):
+                    counts[source] += float(line.split()[-1])
+    total = counts["local"] + counts["redis"]
+    if not total:
+        return "local cache hit rate: no verdicts counted"
+    return f"local cache hit rate: {counts['local'] / total:.4f} ({counts['local']:.0f} of {total:.0f} verdicts)"
+
+
 def print_ratios(scenario: dict) -> None:
     """Each side's median req/s over the floor's: what BENCH_ONLY prints instead of the full report."""
     floor = median_rps(scenario["simplejwt stateless (floor)"]) if "simplejwt stateless (floor)" in scenario else None
@@ -191,12 +207,15 @@ def main() -> None:
             with harness.gunicorn(env, workers=config.workers, threads=config.threads) as base:
                 print(only, flush=True)
                 scenario = compare(base, sides()[only], config)
+                print(local_hit_rate(base), flush=True)
             print_ratios(scenario)
             return
         with harness.gunicorn(env, workers=config.workers, threads=config.threads) as base:
             for name, group in sides().items():
                 print(name, flush=True)
                 results.scenarios[name] = compare(base, group, config)
+                if name == "authenticated GET":
+                    print(local_hit_rate(base), flush=True)
             print(f"Redis with {config.revoked_ids:,} revoked ids", flush=True)
             floor = sides()["authenticated GET"][:2]
             results.redis_scale = scale.revoked_ids(
