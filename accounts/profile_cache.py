@@ -8,10 +8,8 @@ import json
 import logging
 import time
 
-import redis
-
 from flowauth.errors import AuthUnavailable
-from tokens.redis_client import get_redis
+from tokens.redis_client import ERRORS, get_redis
 
 logger = logging.getLogger("flowauth.profile_cache")
 
@@ -27,7 +25,7 @@ def _key(user_id) -> str:
 def get(user_id) -> dict | None:
     try:
         raw = get_redis().get(_key(user_id))
-    except redis.RedisError:
+    except ERRORS:
         return None  # a cold cache is only slower
     return json.loads(raw) if raw else None
 
@@ -40,7 +38,7 @@ def put(user_id, profile: dict) -> None:
         pipe.zadd(INDEX_KEY, {str(user_id): expires})
         pipe.zremrangebyscore(INDEX_KEY, "-inf", time.time())
         pipe.execute()
-    except redis.RedisError:
+    except ERRORS:
         pass
 
 
@@ -59,7 +57,7 @@ def invalidate(user_id) -> None:
     """
     try:
         _delete(user_id)
-    except redis.RedisError as exc:
+    except ERRORS as exc:
         logger.warning("profile cache unavailable user=%s error=%s", user_id, type(exc).__name__)
         raise AuthUnavailable() from exc
 
@@ -71,12 +69,12 @@ def invalidate_after_write(user_id) -> None:
     """
     try:
         _delete(user_id)
-    except redis.RedisError as exc:
+    except ERRORS as exc:
         logger.warning("profile cache not invalidated after a write user=%s error=%s", user_id, type(exc).__name__)
 
 
 def cached_profiles_count() -> int | None:
     try:
         return get_redis().zcount(INDEX_KEY, time.time(), "+inf")
-    except redis.RedisError:
+    except ERRORS:
         return None

@@ -39,7 +39,7 @@ def sample(published) -> list[float]:
         now = timezone.now()
         times = []
         for n in range(SAMPLES):
-            entry = lifetimes.Revocation(f"bench-write-{n}", now, now + timedelta(hours=1), f"jti-{n}")
+            entry = lifetimes.Revocation(f"bench-write-{n}", "bench", now, now + timedelta(hours=1), f"jti-{n}")
             started = time.perf_counter()
             revocation.write([entry], now=now)
             times.append((time.perf_counter() - started) * 1e6)

@@ -1,4 +1,4 @@
-"""``REDIS_URL`` for a Sentinel-managed primary: ``redis+sentinel://``.
+"""``REDIS_URL`` for a Sentinel-managed primary (``redis+sentinel://``) or a Redis Cluster (``redis+cluster://``).
 
     redis+sentinel://[[user]:password@]host:port[,host:port...]/service[/db][?sentinel_password=...]
 
@@ -10,6 +10,13 @@ servers' (primary and replicas); ``sentinel_password`` (and
 (revocation store, throttles, profile cache, Django sessions, health check)
 then talks to whichever server the Sentinels name as primary now, and reads
 only from it: never from a replica, which may lag behind a revocation.
+
+    redis+cluster://[[user]:password@]host:port[,host:port...]
+
+The hosts are some of the cluster's nodes (6379 when a port is left out):
+the client asks them for the slot map and then talks to each slot's
+primary, never to a replica. A cluster has no database numbers, so the URL
+has no path. See docs/scaling.md.
 """
 
 from dataclasses import dataclass, field
@@ -18,7 +25,9 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 SCHEME = "redis+sentinel"
+CLUSTER_SCHEME = "redis+cluster"
 DEFAULT_SENTINEL_PORT = 26379
+DEFAULT_REDIS_PORT = 6379
 _QUERY_KEYS = {"sentinel_password", "sentinel_username"}
 
 
@@ -57,8 +66,53 @@ class SentinelURL:
         return kwargs
 
 
+@dataclass(frozen=True)
+class ClusterURL:
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def server_kwargs(self) -> dict:
+        kwargs: dict = {}
+        if self.password is not None:
+            kwargs["password"] = self.password
+        if self.username is not None:
+            kwargs["username"] = self.username
+        return kwargs
+
+
 def is_sentinel(url: str) -> bool:
     return url.split("://", 1)[0].lower() == SCHEME
+
+
+def is_cluster(url: str) -> bool:
+    return url.split("://", 1)[0].lower() == CLUSTER_SCHEME
+
+
+def _credentials(netloc: str) -> tuple[str | None, str | None, str]:
+    userinfo, _, hostlist = netloc.rpartition("@")
+    username = password = None
+    if userinfo:
+        user, has_password, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if has_password else None
+    return username, password, hostlist
+
+
+def parse_cluster(url: str) -> ClusterURL:
+    """Parse a ``redis+cluster://`` URL; ImproperlyConfigured, naming the part at fault, otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != CLUSTER_SCHEME:
+        raise ImproperlyConfigured(f"REDIS_URL: expected {CLUSTER_SCHEME}://")
+    username, password, hostlist = _credentials(parts.netloc)
+    nodes = tuple(_host_port(item, DEFAULT_REDIS_PORT) for item in hostlist.split(",") if item.strip())
+    if not nodes:
+        raise ImproperlyConfigured("REDIS_URL: a redis+cluster:// URL names at least one node host:port")
+    if parts.path.strip("/"):
+        raise ImproperlyConfigured("REDIS_URL: a Redis Cluster has no database numbers: redis+cluster://hosts")
+    if parts.query:
+        raise ImproperlyConfigured("REDIS_URL: redis+cluster:// takes no options")
+    return ClusterURL(nodes=nodes, username=username, password=password)
 
 
 def parse(url: str) -> SentinelURL:
@@ -66,13 +120,8 @@ def parse(url: str) -> SentinelURL:
     parts = urlsplit(url)
     if parts.scheme.lower() != SCHEME:
         raise ImproperlyConfigured(f"REDIS_URL: expected {SCHEME}://")
-    userinfo, _, hostlist = parts.netloc.rpartition("@")
-    username = password = None
-    if userinfo:
-        user, has_password, secret = userinfo.partition(":")
-        username = unquote(user) or None
-        password = unquote(secret) if has_password else None
-    sentinels = tuple(_host_port(item) for item in hostlist.split(",") if item.strip())
+    username, password, hostlist = _credentials(parts.netloc)
+    sentinels = tuple(_host_port(item, DEFAULT_SENTINEL_PORT) for item in hostlist.split(",") if item.strip())
     if not sentinels:
         raise ImproperlyConfigured("REDIS_URL: a redis+sentinel:// URL names at least one Sentinel host:port")
     path = [unquote(piece) for piece in parts.path.split("/") if piece]
@@ -98,7 +147,7 @@ def parse(url: str) -> SentinelURL:
     )
 
 
-def _host_port(item: str) -> tuple[str, int]:
+def _host_port(item: str, default_port: int) -> tuple[str, int]:
     item = item.strip()
     if item.startswith("["):  # [::1]:26379
         host, _, rest = item[1:].partition("]")
@@ -106,7 +155,7 @@ def _host_port(item: str) -> tuple[str, int]:
     else:
         host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
     if not host:
-        raise ImproperlyConfigured("REDIS_URL: a Sentinel host is empty")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
-        raise ImproperlyConfigured("REDIS_URL: a Sentinel port must be a number from 1 to 65535")
-    return host, int(port) if port else DEFAULT_SENTINEL_PORT
+        raise ImproperlyConfigured("REDIS_URL: a host is empty")
+    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise ImproperlyConfigured("REDIS_URL: a port must be a number from 1 to 65535")
+    return host, int(port) if port else default_port

@@ -44,6 +44,22 @@ def claims(token: str) -> dict:
     return pyjwt.decode(token, options={"verify_signature": False})
 
 
+def session_key_of(access: str) -> str:
+    """The revocation key of the session an access token belongs to."""
+    from tokens import jwt, revocation
+
+    payload = claims(access)
+    return revocation.session_key(payload[jwt.SESSION_CLAIM], payload[jwt.USER_ID_CLAIM])
+
+
+def refresh_key_of(access: str) -> str:
+    """The revocation key of the access token's parent refresh token."""
+    from tokens import jwt, revocation
+
+    payload = claims(access)
+    return revocation.refresh_key(payload[jwt.PARENT_CLAIM], payload[jwt.USER_ID_CLAIM])
+
+
 def resign(token: str, *, drop=(), header=None, **changes) -> str:
     """Re-sign a token's claims with the real key after changing them."""
     payload = {k: v for k, v in claims(token).items() if k not in drop}

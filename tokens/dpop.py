@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import jwt as pyjwt
-import redis
 from django.conf import settings
 from django.utils import timezone
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
@@ -67,7 +66,8 @@ class Proof:
 
     def replay_key(self) -> str:
         # Per key and jti: another key cannot use up someone's jti; hashed, so the key's length is fixed.
-        return JTI_PREFIX + hashlib.sha256(f"{self.jkt}:{self.jti}".encode()).hexdigest()
+        # The digest is the key's hash tag: in a cluster, jtis spread over every slot.
+        return JTI_PREFIX + "{" + hashlib.sha256(f"{self.jkt}:{self.jti}".encode()).hexdigest() + "}"
 
 
 def replay_ttl() -> int:
@@ -252,16 +252,18 @@ def record_jti(proof: Proof) -> None:
     from tokens import revocation
 
     try:
-        pipe = revocation.get_redis().pipeline(transaction=False)
-        pipe.set(proof.replay_key(), "1", nx=True, ex=replay_ttl())
-        pipe.mget(revocation.MARKER_KEY, revocation.SINCE_KEY)
+        key, client = proof.replay_key(), revocation.get_redis()
+        pipe = client.pipeline(transaction=False)
+        pipe.set(key, "1", nx=True, ex=replay_ttl())
+        pipe.mget(revocation.marker_key(key), revocation.since_key(key))  # the jti's slot, in a cluster
         created, (marker, since) = pipe.execute()
-        if marker is None:  # the store lost its data: rebuild it, and trust only proofs signed after
+        if not revocation.marker_holds_epoch(client, key, marker):
+            # The store lost its data (flushed, restarted, failed over): rebuild it, and trust only proofs signed after.
             if token_settings.ROLE == "verifier":
                 raise AuthUnavailable()
             revocation.ensure_complete()
             since = int(timezone.now().timestamp())
-    except (redis.RedisError, RevocationStoreUnavailable):
+    except (*revocation.ERRORS, RevocationStoreUnavailable):
         raise AuthUnavailable() from None  # fail closed: a replay could not be ruled out
     if not created:
         raise InvalidDPoPProof("The DPoP proof was already used.")

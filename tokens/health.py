@@ -1,6 +1,5 @@
 """What tokens adds to the health answer: Redis (and the revocation cache's completeness) and the database."""
 
-import redis
 from django.db import connection
 
 from flowauth.errors import RevocationStoreUnavailable
@@ -22,7 +21,7 @@ def _redis_server():
     """The Redis server's state, read now (one INFO), or None when it does not answer."""
     try:
         return redis_client.refresh_server_state()
-    except redis.RedisError:
+    except redis_client.ERRORS:
         return None
 
 

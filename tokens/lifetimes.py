@@ -17,6 +17,7 @@ class Revocation:
     """One revoked session, with the jti of its refresh token that was live."""
 
     session_id: str
+    user_id: str  # the hash tag of the session's keys
     revoked_at: datetime
     session_expires_at: datetime
     live_refresh_jti: str | None = None

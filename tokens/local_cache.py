@@ -375,6 +375,8 @@ def published(client: redis.Redis) -> bool:
     In strict mode it waits instead until every live reader has acknowledged
     (``_BEHIND``) a Redis time after the write: drained, not only sent.
     """
+    if not isinstance(client, redis.Redis):
+        return True  # a cluster: no process keeps the local cache there (``enabled()``)
     if token_settings.REVOCATION_STRICT:
         return _caught_up(client)
     deadline = _monotonic() + token_settings.REVOCATION_LEASE

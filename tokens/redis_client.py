@@ -6,6 +6,10 @@ its ``run_id``, how many keys it has evicted, its ``maxmemory`` and policy.
 a server that may evict; this module only keeps it, per server address, for
 the process. Clients are raw redis-py clients: errors are raised, never
 swallowed (django-redis' ``IGNORE_EXCEPTIONS`` would read as "not revoked").
+
+With a ``redis+cluster://`` URL the client is a ``RedisCluster``: every
+connection it opens to a node reads that node's state the same way, so each
+primary's state (and with it each shard's epoch) is known by its address.
 """
 
 import threading
@@ -13,10 +17,15 @@ import time
 from dataclasses import dataclass, field
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 from flowauth import redis_url
 from tokens.settings import token_settings
+
+# What a Redis call may raise: a cluster's slot-map errors are not RedisErrors.
+ERRORS = (redis.RedisError, RedisClusterException)
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,11 @@ def _parse_info(raw) -> dict:
 def _read_server_state(connection) -> None:
     """redis-py's ``redis_connect_func``: the usual handshake, then one INFO on every new connection."""
     connection.on_connect_check_health()
+    _record_server_state(connection)
+
+
+def _record_server_state(connection) -> None:
+    """One INFO on a connection whose handshake is done (RedisCluster does its own, then calls this)."""
     connection.send_command("INFO")  # the default sections: server, memory and stats among them
     state = ServerState.from_info(_parse_info(connection.read_response()))
     address = _address(
@@ -104,6 +118,8 @@ def get_redis() -> redis.Redis:
             client = _clients.get(key)
             if client is None and redis_url.is_sentinel(url):
                 client = _clients[key] = _sentinel_client(redis_url.parse(url), timeout)
+            elif client is None and redis_url.is_cluster(url):
+                client = _clients[key] = _cluster_client(redis_url.parse_cluster(url), timeout)
             elif client is None:
                 pool = redis.ConnectionPool.from_url(
                     url,
@@ -137,6 +153,41 @@ def _sentinel_client(config: redis_url.SentinelURL, timeout: float) -> redis.Red
     return redis.Redis(connection_pool=pool)
 
 
+def _cluster_client(config: redis_url.ClusterURL, timeout: float) -> RedisCluster:
+    """Each slot's primary, never a replica (which may lag behind a revocation); MOVED and ASK are followed."""
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in config.nodes],
+        read_from_replicas=False,
+        require_full_coverage=True,
+        redis_connect_func=_record_server_state,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        decode_responses=True,
+        **config.server_kwargs(),
+    )
+
+
+def is_cluster(client=None) -> bool:
+    return isinstance(client if client is not None else get_redis(), RedisCluster)
+
+
+def node_address(node: ClusterNode) -> tuple:
+    return _address(None, node.host, node.port)
+
+
+def node_state(node: ClusterNode) -> ServerState | None:
+    """The state of one cluster node, as last read (at connect, rebuild or health check)."""
+    return _servers.get(node_address(node))
+
+
+def refresh_node_state(client: RedisCluster, node: ClusterNode) -> ServerState:
+    """Read one cluster node's state now (one INFO to that node) and remember it."""
+    state = ServerState.from_info(client.get_redis_connection(node).info())
+    _servers[node_address(node)] = state
+    return state
+
+
 def _client_address(client: redis.Redis) -> tuple:
     if isinstance(client.connection_pool, SentinelConnectionPool):
         return _sentinel_address(client.connection_pool.service_name)
@@ -155,8 +206,25 @@ def remember_server_state(client: redis.Redis, state: ServerState) -> ServerStat
 
 
 def refresh_server_state(client: redis.Redis | None = None) -> ServerState:
-    """Read the server's state now (one INFO) and remember it for this process."""
+    """Read the server's state now (one INFO) and remember it for this process.
+
+    A cluster answers for all its primaries (one INFO each): the first that
+    may evict if any (the store is then refused), else their sum.
+    """
     client = client or get_redis()
+    if is_cluster(client):
+        primaries = {node.name: node for node in client.get_primaries()}
+        states = [refresh_node_state(client, node) for _, node in sorted(primaries.items())]
+        evicting = next((state for state in states if state.may_evict), None)
+        if evicting is not None:
+            return evicting
+        return ServerState(
+            ",".join(state.run_id for state in states),
+            sum(state.evicted_keys for state in states),
+            max((state.maxmemory for state in states), default=0),
+            next((state.policy for state in states if state.policy != "noeviction"), "noeviction"),
+            ",".join(state.replid for state in states),
+        )
     return remember_server_state(client, ServerState.from_info(client.info()))
 
 

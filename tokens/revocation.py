@@ -16,28 +16,41 @@ token is trusted. A server that may evict (``maxmemory`` set with a policy
 other than ``noeviction``) is not trusted at all: revocation keys carry
 TTLs, which is exactly what ``volatile-*`` policies evict first.
 
+Redis Cluster: every key a request reads carries the user's hash tag
+(``flowauth:rv:{<user id>}:...``), so the one MGET reads one slot, and each
+slot has its own marker (and "since") in that slot, holding the epoch of the
+primary that served it when the cache was rebuilt. A node restarted, failed
+over, flushed or evicting, or a slot moved to another node, makes the
+markers of its slots missing or foreign: the next request reading one
+rebuilds. docs/design.md has the argument.
+
 Sibling services (``ROLE = "verifier"``) read the same keys but own no
 database: to them an incomplete cache is simply unavailable (503) until
 FlowAuth, which checks completeness on every request and in its health
 check, has rebuilt it.
 """
 
+import functools
 import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-import redis
 from django.utils import timezone
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from flowauth import metrics
 from flowauth.errors import RevocationStoreUnavailable
 from tokens import local_cache, selectors
 from tokens.lifetimes import Cutoff, Revocation, cutoff_refuses
 from tokens.redis_client import (
+    ERRORS,
     ServerState,
     get_redis,
+    is_cluster,
+    node_state,
+    refresh_node_state,
     refresh_server_state,
     remember_server_state,
     server_state,
@@ -55,16 +68,52 @@ REBUILD_LOCK_SECONDS = 60
 SINCE_KEY = PREFIX + "since"
 
 
-def session_key(session_id: str) -> str:
-    return f"{PREFIX}s:{session_id}"
+# Every key of a user's sessions carries the user's id as its hash tag: in a cluster, the
+# keys one request reads (and the marker of their slot) sit in one slot.
+def session_key(session_id: str, user_id) -> str:
+    return f"{PREFIX}{{{user_id}}}:s:{session_id}"
 
 
-def refresh_key(jti: str) -> str:
-    return f"{PREFIX}j:{jti}"
+def refresh_key(jti: str, user_id) -> str:
+    return f"{PREFIX}{{{user_id}}}:j:{jti}"
 
 
 def cutoff_key(user_id) -> str:
-    return f"{PREFIX}u:{user_id}"
+    return f"{PREFIX}{{{user_id}}}:u"
+
+
+def slot_of(key: str) -> int:
+    return key_slot(key.encode())
+
+
+@functools.cache
+def _slot_tags() -> tuple[str, ...]:
+    """For each of the 16384 slots, a short hash tag that lands in it (found once, in about 0.1 s)."""
+    tags: list[str | None] = [None] * REDIS_CLUSTER_HASH_SLOTS
+    missing, n = REDIS_CLUSTER_HASH_SLOTS, 0
+    while missing:
+        tag = format(n, "x")
+        slot = key_slot(tag.encode())
+        if tags[slot] is None:
+            tags[slot] = tag
+            missing -= 1
+        n += 1
+    return tuple(tags)
+
+
+def slot_key(slot: int, name: str) -> str:
+    """A per-slot key of the store (``complete``, ``since``, ``rebuild-guard``): it lives in ``slot``."""
+    return f"{PREFIX}{{{_slot_tags()[slot]}}}:{name}"
+
+
+def marker_key(key: str) -> str:
+    """The completeness marker a read of ``key`` checks: the one marker, or in a cluster its slot's."""
+    return slot_key(slot_of(key), "complete") if is_cluster() else MARKER_KEY
+
+
+def since_key(key: str) -> str:
+    """When the cache that ``key`` belongs to was last rebuilt (epoch seconds)."""
+    return slot_key(slot_of(key), "since") if is_cluster() else SINCE_KEY
 
 
 # --- the store ------------------------------------------------------------
@@ -88,6 +137,8 @@ class ExtraSet:
     created: bool | None = None
     # When the store was last rebuilt (SINCE_KEY): a key written before then may have been lost.
     since: int | None = None
+    # In a cluster: False when the shard holding ``key`` lost data (its slot's marker is missing or foreign).
+    complete: bool | None = None
 
 
 def is_revoked(
@@ -114,8 +165,80 @@ def is_revoked(
     revoked = _read_verdict(
         session_id=session_id, refresh_jti=refresh_jti, user_id=user_id, session_start=session_start
     )
-    cache.store(key, revoked, token, (session_key(session_id), refresh_key(refresh_jti), cutoff_key(user_id)))
+    cache.store(
+        key, revoked, token, (session_key(session_id, user_id), refresh_key(refresh_jti, user_id), cutoff_key(user_id))
+    )
     return revoked
+
+
+def _read_from_server(client, keys: tuple, extra: ExtraSet | None) -> tuple[list, ServerState]:
+    """One server: the MGET, now and then with the server's INFO in the same round trip."""
+    known = server_state(client)
+    try:
+        if known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE or extra is not None:
+            # Now and then the same round trip re-reads the server's state: an eviction
+            # policy set, or keys evicted, on a connection opened before, comes to light.
+            read_state = known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE
+            pipe = client.pipeline(transaction=False)
+            pipe.mget(*keys)
+            if extra is not None:
+                pipe.set(extra.key, "1", nx=True, ex=extra.ttl)
+                pipe.get(SINCE_KEY)
+            if read_state:
+                pipe.info()
+            replies = pipe.execute()
+            if extra is not None:
+                extra.created, extra.since = bool(replies[1]), _since(replies[2])
+            if read_state:
+                return replies[0], remember_server_state(client, ServerState.from_info(replies[-1]))
+            return replies[0], server_state(client)
+        values = client.mget(*keys)
+        return values, server_state(client)  # after the call: a reconnect (restart, failover) has just read it
+    except ERRORS as exc:
+        raise _unavailable(exc) from exc
+
+
+def _read_from_cluster(client, keys: tuple, extra: ExtraSet | None) -> tuple[list, ServerState]:
+    """A cluster: the MGET goes to the primary serving the user's slot (MOVED and ASK are followed).
+
+    Its state is judged by the node that serves the slot after the read: a
+    marker matches only the epoch of the node that stamped it, so a slot
+    that moved meanwhile reads as incomplete, never as complete by mistake.
+    With ``extra`` (a DPoP proof's jti, in a slot of its own), the pipeline
+    also reads that slot's marker and "since": a shard that lost the jti
+    must not make a replay look new.
+    """
+    slot = slot_of(keys[0])
+    try:
+        if extra is None:
+            values = client.mget(*keys)
+        else:
+            pipe = client.pipeline()
+            pipe.mget(*keys)
+            pipe.set(extra.key, "1", nx=True, ex=extra.ttl)
+            pipe.mget(marker_key(extra.key), since_key(extra.key))
+            values, created, (extra_marker, since) = pipe.execute()
+            extra.created, extra.since = bool(created), _since(since)
+            extra.complete = marker_holds_epoch(client, extra.key, extra_marker)
+        return values, _slot_state(client, slot)
+    except ERRORS as exc:
+        raise _unavailable(exc) from exc
+
+
+def marker_holds_epoch(client, key: str, marker) -> bool:
+    """Whether ``marker`` (read from ``marker_key(key)``) holds the epoch of the server serving ``key`` now."""
+    if marker is None:
+        return False
+    state = _slot_state(client, slot_of(key)) if is_cluster(client) else server_state(client)
+    return state is not None and marker == state.epoch
+
+
+def _slot_state(client, slot: int) -> ServerState:
+    node = client.nodes_manager.get_node_from_slot(slot)
+    state = node_state(node)
+    if state is None or state.age() > token_settings.SERVER_STATE_MAX_AGE:
+        state = refresh_node_state(client, node)  # one INFO to that node, now and then
+    return state
 
 
 _LOCAL_HITS = metrics.REVOCATION_VERDICTS.labels(source="local")
@@ -133,38 +256,19 @@ def _read_verdict(
     is incomplete and could not be rebuilt right now.
     """
     client = get_redis()
-    keys = (MARKER_KEY, session_key(session_id), refresh_key(refresh_jti), cutoff_key(user_id))
-    known = server_state(client)
-    try:
-        if known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE or extra is not None:
-            # Now and then the same round trip re-reads the server's state: an eviction
-            # policy set, or keys evicted, on a connection opened before, comes to light.
-            read_state = known is None or known.age() > token_settings.SERVER_STATE_MAX_AGE
-            pipe = client.pipeline(transaction=False)
-            pipe.mget(*keys)
-            if extra is not None:
-                pipe.set(extra.key, "1", nx=True, ex=extra.ttl)
-                pipe.get(SINCE_KEY)
-            if read_state:
-                pipe.info()
-            replies = pipe.execute()
-            values = replies[0]
-            if extra is not None:
-                extra.created, extra.since = bool(replies[1]), _since(replies[2])
-            if read_state:
-                state = remember_server_state(client, ServerState.from_info(replies[-1]))
-            else:
-                state = server_state(client)
-        else:
-            values = client.mget(*keys)
-            state = server_state(client)  # after the call: a reconnect (restart, failover) has just read it
-    except redis.RedisError as exc:
-        raise _unavailable(exc) from exc
+    user_keys = (session_key(session_id, user_id), refresh_key(refresh_jti, user_id), cutoff_key(user_id))
+    keys = (marker_key(user_keys[-1]), *user_keys)
+    if is_cluster(client):
+        values, state = _read_from_cluster(client, keys, extra)
+    else:
+        values, state = _read_from_server(client, keys, extra)
     if not isinstance(values, list) or len(values) != len(keys):
         raise RevocationStoreUnavailable("malformed MGET reply")
     marker, by_session, by_refresh, cutoff = values
     if state.may_evict:
         raise _evicting(state)
+    if extra is not None and extra.complete is False:
+        marker = None  # the replay key's own shard lost data: rebuild before trusting "new"
     if marker is None or marker != state.epoch:
         if token_settings.ROLE == "verifier":
             # A sibling service has no database to rebuild from: FlowAuth will.
@@ -202,7 +306,7 @@ def _since(value) -> int | None:
 def _read_after_rebuild(keys) -> list:
     try:
         values = get_redis().mget(*keys)
-    except redis.RedisError as exc:
+    except ERRORS as exc:
         raise _unavailable(exc) from exc
     if not isinstance(values, list) or len(values) != len(keys):
         raise RevocationStoreUnavailable("malformed MGET reply")
@@ -227,17 +331,17 @@ def write(revocations: Iterable[Revocation], *, cutoffs: Iterable[Cutoff] = (), 
         ttl = revocation.ttl_seconds(now)
         if not ttl:
             continue
-        pipe.set(session_key(revocation.session_id), "1", ex=ttl)
+        pipe.set(session_key(revocation.session_id, revocation.user_id), "1", ex=ttl)
         written += 1
         if revocation.live_refresh_jti:
-            pipe.set(refresh_key(revocation.live_refresh_jti), "1", ex=ttl)
+            pipe.set(refresh_key(revocation.live_refresh_jti, revocation.user_id), "1", ex=ttl)
             written += 1
     if not written:
         return 0
     try:
         pipe.execute()
         local_cache.published(get_redis())
-    except redis.RedisError as exc:
+    except ERRORS as exc:
         raise _unavailable(exc) from exc
     return written
 
@@ -258,11 +362,34 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# A cluster shard's part of a rebuild, on its primary: its slots' markers and "since",
+# only if the guard set on that node before the writes is still this rebuild's (a flush
+# or restart of the node during the rebuild removed it). KEYS: the guard, then
+# (marker, since) per slot. Redis 7's flag lets one script touch the node's many slots.
+_FINISH_SHARD = """#!lua flags=allow-cross-slot-keys
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 2, #KEYS, 2 do
+  redis.call('SET', KEYS[i], ARGV[2])
+  redis.call('SET', KEYS[i + 1], ARGV[3])
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+# How many of a shard's slot markers do not hold its epoch (0: the shard is complete).
+_CHECK_SHARD = """#!lua flags=allow-cross-slot-keys,no-writes
+local foreign = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) ~= ARGV[1] then foreign = foreign + 1 end
+end
+return foreign
+"""
+
 
 def _release_lock(client, lock_token: str) -> None:
     try:
         client.eval(_RELEASE_LOCK, 1, REBUILD_LOCK_KEY, lock_token)
-    except redis.RedisError:
+    except ERRORS:
         pass  # it expires by itself; the original failure is what the caller must see
 
 
@@ -274,6 +401,8 @@ def rebuild() -> int:
     """
 
     client = get_redis()
+    if is_cluster(client):
+        return _rebuild_cluster(client)
     lock_token = secrets.token_hex(8)
     try:
         state = refresh_server_state(client)  # the epoch we stamp must be the server's current one
@@ -299,11 +428,71 @@ def rebuild() -> int:
             int(timezone.now().timestamp()),
         )
         local_cache.published(client)
-    except redis.RedisError as exc:
+    except ERRORS as exc:
         raise _unavailable(exc) from exc
     if not finished:
         raise RevocationStoreUnavailable("the cache changed during the rebuild")
     logger.info("revocation cache rebuilt: %d keys", written)
+    return written
+
+
+def shards(client) -> list[tuple]:
+    """Each primary with the slots it serves, from the client's slot map."""
+    slots: dict[str, list[int]] = {}
+    nodes = {}
+    for slot, serving in client.nodes_manager.slots_cache.items():
+        primary = serving[0]
+        nodes[primary.name] = primary
+        slots.setdefault(primary.name, []).append(slot)
+    return [(nodes[name], sorted(owned)) for name, owned in sorted(slots.items())]
+
+
+def _shard_states(client) -> list[tuple]:
+    """(primary, its slots, its state read now); refuses a cluster with any primary that may evict."""
+    found = [(node, owned, refresh_node_state(client, node)) for node, owned in shards(client)]
+    if sum(len(owned) for _, owned, _ in found) != REDIS_CLUSTER_HASH_SLOTS:
+        raise RevocationStoreUnavailable("the cluster does not serve every slot")
+    for _, _, state in found:
+        if state.may_evict:
+            raise _evicting(state)
+    return found
+
+
+def _rebuild_cluster(client) -> int:
+    """A rebuild across every shard: guard each primary, write, then stamp each shard's slots.
+
+    A slot that moved, or a node flushed or restarted, between the guards and
+    the stamps fails its shard's script: the rebuild reports unavailable and
+    the next request rebuilds again.
+    """
+    lock_token = secrets.token_hex(8)
+    try:
+        found = _shard_states(client)
+        if not client.set(REBUILD_LOCK_KEY, lock_token, nx=True, ex=REBUILD_LOCK_SECONDS):
+            raise RevocationStoreUnavailable("rebuild in progress")
+        try:
+            for node, owned, _ in found:
+                client.get_redis_connection(node).set(
+                    slot_key(owned[0], "rebuild-guard"), lock_token, ex=REBUILD_LOCK_SECONDS
+                )
+            written = write(selectors.revocations_to_guard(), cutoffs=selectors.cutoffs_to_guard())
+            now = int(timezone.now().timestamp())
+            finished = True
+            for node, owned, state in found:
+                keys = [slot_key(owned[0], "rebuild-guard")]
+                for slot in owned:
+                    keys += [slot_key(slot, "complete"), slot_key(slot, "since")]
+                node_client = client.get_redis_connection(node)
+                finished = bool(node_client.eval(_FINISH_SHARD, len(keys), *keys, lock_token, state.epoch, now))
+                if not finished:
+                    break
+        finally:
+            _release_lock(client, lock_token)
+    except ERRORS as exc:
+        raise _unavailable(exc) from exc
+    if not finished:
+        raise RevocationStoreUnavailable("the cache changed during the rebuild")
+    logger.info("revocation cache rebuilt on %d shards: %d keys", len(found), written)
     return written
 
 
@@ -313,12 +502,28 @@ def ensure_complete(state: ServerState | None = None) -> None:
     ``state`` is the server's state just read (by default it is read now).
     The health check calls this: it notices evictions, a policy changed to an
     evicting one, or a restart, on connections opened before they happened.
+    In a cluster every shard's slot markers are checked against its primary.
     """
     client = get_redis()
+    if is_cluster(client):
+        try:
+            found = _shard_states(client)
+            complete = all(
+                client.get_redis_connection(node).eval(
+                    _CHECK_SHARD, len(owned), *(slot_key(slot, "complete") for slot in owned), state.epoch
+                )
+                == 0
+                for node, owned, state in found
+            )
+        except ERRORS as exc:
+            raise _unavailable(exc) from exc
+        if not complete:
+            rebuild()
+        return
     try:
         state = state or refresh_server_state(client)
         marker = client.get(MARKER_KEY)
-    except redis.RedisError as exc:
+    except ERRORS as exc:
         raise _unavailable(exc) from exc
     if state.may_evict:
         raise _evicting(state)

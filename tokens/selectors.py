@@ -33,7 +33,7 @@ def revocations_for(session_ids: list[str]) -> list[Revocation]:
 
 def _revocations(sessions, chunk: int = 2000) -> Iterator[Revocation]:
     """Revocations for a queryset of revoked sessions, two queries per chunk."""
-    rows = sessions.order_by("pk").values_list("id", "revoked_at", "expires_at")
+    rows = sessions.order_by("pk").values_list("id", "user_id", "revoked_at", "expires_at")
     last_id = ""
     while True:
         batch = list(rows.filter(pk__gt=last_id)[:chunk])
@@ -43,8 +43,8 @@ def _revocations(sessions, chunk: int = 2000) -> Iterator[Revocation]:
         live_jti = dict(
             RefreshToken.objects.filter(session_id__in=ids, used_at__isnull=True).values_list("session_id", "jti")
         )
-        for session_id, revoked_at, expires_at in batch:
-            yield Revocation(session_id, revoked_at, expires_at, live_jti.get(session_id))
+        for session_id, user_id, revoked_at, expires_at in batch:
+            yield Revocation(session_id, user_id, revoked_at, expires_at, live_jti.get(session_id))
         last_id = ids[-1]
 
 

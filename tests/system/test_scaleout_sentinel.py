@@ -123,7 +123,7 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
             assert traffic.logout(client, index) == 204
         primary = group.primary.client()
         for index in lagging:
-            assert primary.exists(revocation.session_key(str(pairs[index].session.pk)))
+            assert primary.exists(revocation.session_key(str(pairs[index].session.pk), pairs[index].session.user_id))
         replication = primary.info("replication")
         assert replication["master_repl_offset"] > replication["slave0"]["offset"]
 

@@ -77,7 +77,7 @@ def admin_alive(client: Client) -> bool:
 
 
 def cache_keys(redis_client, kind: str) -> int:
-    return sum(1 for _ in redis_client.scan_iter(match=f"{revocation.PREFIX}{kind}:*", count=1000))
+    return sum(1 for _ in redis_client.scan_iter(match=f"{revocation.PREFIX}{{*}}:{kind}*", count=1000))
 
 
 # --- one cut-off, whatever the number of sessions --------------------------------------------

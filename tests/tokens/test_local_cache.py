@@ -16,7 +16,7 @@ import redis as redis_lib
 from django.utils import timezone
 
 from flowauth.errors import RevocationStoreUnavailable
-from tests.helpers import PASSWORD, bearer, claims, login, make_user
+from tests.helpers import PASSWORD, bearer, claims, login, make_user, session_key_of
 from tests.servers import free_port
 from tokens import jwt, lifetimes, local_cache, revocation, services, tracking
 from tokens.models import RevokeReason, Session
@@ -155,7 +155,7 @@ def test_every_way_of_ending_access_drops_cached_verdicts(mode, api, alice, end,
 def test_a_key_written_by_another_client_drops_the_entry(mode, alice, redis_client):
     _, tokens = alice
     cache = warm(tokens["access"])
-    redis_client.set(revocation.session_key(sid(tokens["access"])), "1", ex=60)
+    redis_client.set(session_key_of(tokens["access"]), "1", ex=60)
     local_cache.published(redis_client)
     assert verdict(tokens["access"]) is True
     assert cached(cache, tokens["access"]) is True
@@ -184,7 +184,7 @@ def test_killed_tracking_connection_clears_the_map_and_reconnects(mode, alice, r
             killed = True
     assert killed
     # The revocation written while no tracking connection is there must not be missed.
-    redis_client.set(revocation.session_key(sid(tokens["access"])), "1", ex=60)
+    redis_client.set(session_key_of(tokens["access"]), "1", ex=60)
     conn = cache.conn
     if conn is not None:
         select.select([conn.sock], [], [], 1.0)  # the end of file arrives
@@ -221,8 +221,8 @@ def test_a_burst_larger_than_a_socket_buffer_leaves_no_stale_entry(mode, alice, 
     warm(tokens["access"])
     pipe = redis_client.pipeline(transaction=False)
     for n in range(30_000):
-        pipe.set(revocation.session_key(f"burst-{n:06d}-" + "x" * 40), "1", ex=30)
-    pipe.set(revocation.session_key(sid(tokens["access"])), "1", ex=30)
+        pipe.set(revocation.session_key(f"burst-{n:06d}-" + "x" * 40, "burst"), "1", ex=30)
+    pipe.set(session_key_of(tokens["access"]), "1", ex=30)
     pipe.execute()
     local_cache.published(redis_client)
     for _ in range(50):  # the drain is bounded per request; each request still refuses
@@ -235,7 +235,7 @@ def test_an_idle_process_keeps_draining_so_writers_never_wait_for_it(mode, alice
     for batch in range(20):
         pipe = redis_client.pipeline(transaction=False)
         for n in range(5_000):
-            pipe.set(revocation.session_key(f"idle-{batch}-{n:05d}-" + "x" * 40), "1", ex=30)
+            pipe.set(revocation.session_key(f"idle-{batch}-{n:05d}-" + "x" * 40, "idle"), "1", ex=30)
         pipe.execute()
         assert local_cache.published(redis_client), f"batch {batch}: the idle reader's pushes stayed in Redis"
     assert cache.conn is not None
@@ -284,7 +284,13 @@ def test_verifier_role_uses_the_same_cache(alice, token_settings):
     token_settings(ROLE="verifier")
     cache = warm(tokens["access"])
     now = timezone.now()
-    revocation.write([lifetimes.Revocation(sid(tokens["access"]), now, now + timedelta(hours=1))])
+    revocation.write(
+        [
+            lifetimes.Revocation(
+                sid(tokens["access"]), claims(tokens["access"])["user_id"], now, now + timedelta(hours=1)
+            )
+        ]
+    )
     assert verdict(tokens["access"]) is True
     assert cache.hits >= 1
 
@@ -435,12 +441,12 @@ def test_strict_writer_waits_at_most_a_lease_for_a_reader_that_stopped(alice, re
     lease_end = redis_time_us(redis_client) + int((0.2 + local_cache.ACK_MARGIN) * 1_000_000)
     redis_client.zadd(local_cache.READERS_KEY, {"ghost": lease_end})
     redis_client.hset(local_cache.CAUGHT_UP_KEY, "ghost", 0)
-    redis_client.set(revocation.session_key("written-while-ghost-lives"), "1", ex=30)
+    redis_client.set(revocation.session_key("written-while-ghost-lives", "ghost"), "1", ex=30)
     local_cache.published(redis_client)
     assert redis_time_us(redis_client) >= lease_end, "the writer answered while a reader behind it still had a lease"
     assert redis_client.zscore(local_cache.READERS_KEY, "ghost") is None, "a dead reader was kept"
     assert redis_client.hget(local_cache.CAUGHT_UP_KEY, "ghost") is None
-    redis_client.set(revocation.session_key("written-after"), "1", ex=30)
+    redis_client.set(revocation.session_key("written-after", "ghost"), "1", ex=30)
     assert local_cache.published(redis_client) is True  # the live reader (this process) caught up
 
 
@@ -451,7 +457,7 @@ def test_strict_reader_that_caught_up_is_not_waited_for(alice, redis_client, tok
     far = redis_time_us(redis_client) + 60_000_000
     redis_client.zadd(local_cache.READERS_KEY, {"ahead": far})
     redis_client.hset(local_cache.CAUGHT_UP_KEY, "ahead", far)
-    redis_client.set(revocation.session_key("x"), "1", ex=30)
+    redis_client.set(revocation.session_key("x", "x"), "1", ex=30)
     assert local_cache.published(redis_client) is True
 
 

@@ -32,7 +32,7 @@ def _revoked_in_database_only(email: str):
     user = make_user(email)
     pair = services.issue_session(user)
     services.revoke_session(pair.session, reason="logout")
-    return revocation.session_key(str(pair.session.pk))
+    return revocation.session_key(str(pair.session.pk), user.pk)
 
 
 def test_a_promoted_replica_rebuilds_instead_of_trusting_the_copied_marker(tmp_path, token_settings):

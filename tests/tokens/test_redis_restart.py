@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests import servers
-from tests.helpers import PASSWORD, bearer, claims, error_code, login, make_user
+from tests.helpers import PASSWORD, bearer, error_code, login, make_user, session_key_of
 from tests.redis_server import throwaway_redis
 from tokens import revocation
 
@@ -79,8 +79,7 @@ def test_flushdb_between_two_requests_is_detected_and_repaired(api, own_redis, s
     assert_revoked_and_live(api, revoked, live, times=1)
     own_redis.client().flushdb()
     assert_revoked_and_live(api, revoked, live)
-    sid = claims(revoked["access"])["sid"]
-    assert own_redis.client().ttl(revocation.session_key(sid)) > 0
+    assert own_redis.client().ttl(session_key_of(revoked["access"])) > 0
 
 
 def test_a_restart_from_a_stale_snapshot_with_the_old_marker_still_refuses(api, user, own_redis):
@@ -94,7 +93,7 @@ def test_a_restart_from_a_stale_snapshot_with_the_old_marker_still_refuses(api, 
     own_redis.start()  # loads the old dump.rdb
     client = own_redis.client()
     assert client.get(revocation.MARKER_KEY) == old_epoch != own_redis.epoch()
-    assert not client.exists(revocation.session_key(claims(second["access"])["sid"]))
+    assert not client.exists(session_key_of(second["access"]))
     assert_revoked_and_live(api, second, live)
     assert_revoked_and_live(api, first, live, times=1)
 
@@ -136,11 +135,10 @@ def test_health_reports_an_evicting_policy_and_evictions(api, tmp_path, token_se
 
 def _evict_revocation_keys(client, revoked: dict) -> None:
     """Fill Redis past maxmemory with longer-lived keys: volatile-ttl evicts the revocation keys first."""
-    sid = claims(revoked["access"])["sid"]
     client.config_set("maxmemory-samples", "64")  # near-exact: the shortest TTL is found, not sampled past
     for index in range(400):  # ~12.8 MB with a TTL of a day: well over maxmemory
         client.set(f"filler:{index}", "x" * 32_000, ex=86_400)
-    assert not client.exists(revocation.session_key(sid)), "the revocation key should have been evicted"
+    assert not client.exists(session_key_of(revoked["access"])), "the revocation key should have been evicted"
 
 
 def test_an_evicting_redis_is_never_trusted(api, user, tmp_path, token_settings):

@@ -5,7 +5,7 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from tests.helpers import bearer, claims, error_code, login
+from tests.helpers import bearer, claims, error_code, login, refresh_key_of, session_key_of
 from tokens import lifetimes, revocation
 from tokens import redis_client as redis_client_module
 from tokens.models import RefreshToken, RevokeReason, Session
@@ -32,8 +32,7 @@ def test_logout_writes_both_keys_with_ttls_covering_the_access_lifetime(
     token_settings(ACCESS_TOKEN_LIFETIME=600, REVOCATION_TTL_MARGIN=5, LEEWAY=0)
     access = login(api, "alice@example.com")["access"]
     api.post("/api/auth/logout", **bearer(access))
-    sid, jti = claims(access)["sid"], claims(access)["refresh_jti"]
-    for key in (revocation.session_key(sid), revocation.refresh_key(jti)):
+    for key in (session_key_of(access), refresh_key_of(access)):
         ttl = redis_client.ttl(key)
         assert 600 <= ttl <= 600 + 5 + 1, (key, ttl)
 
@@ -41,12 +40,12 @@ def test_logout_writes_both_keys_with_ttls_covering_the_access_lifetime(
 def test_ttl_is_capped_by_the_session_end(db, redis_client, token_settings):
     token_settings(ACCESS_TOKEN_LIFETIME=900, REVOCATION_TTL_MARGIN=0)
     now = timezone.now()
-    entry = lifetimes.Revocation("s1", revoked_at=now, session_expires_at=now + timedelta(seconds=30))
+    entry = lifetimes.Revocation("s1", "u1", revoked_at=now, session_expires_at=now + timedelta(seconds=30))
     assert entry.ttl_seconds(now) == 30
     assert entry.ttl_seconds(now + timedelta(seconds=29, milliseconds=500)) == 1
     assert entry.ttl_seconds(now + timedelta(seconds=31)) == 0
     assert revocation.write([entry], now=now + timedelta(seconds=31)) == 0
-    assert not redis_client.exists(revocation.session_key("s1"))
+    assert not redis_client.exists(revocation.session_key("s1", "u1"))
 
 
 def test_a_second_logout_is_idempotent(api, session_tokens):
@@ -92,9 +91,8 @@ def test_flushed_redis_is_rebuilt_before_any_token_is_trusted(api, user, redis_c
 def test_a_marker_from_another_server_run_forces_a_rebuild(api, user, redis_client):
     revoked = login(api, user.email)
     api.post("/api/auth/logout", **bearer(revoked["access"]))
-    sid = claims(revoked["access"])["sid"]
     # What a restart from an old snapshot looks like: the marker is there, the key is not.
-    redis_client.delete(revocation.session_key(sid), revocation.refresh_key(claims(revoked["access"])["refresh_jti"]))
+    redis_client.delete(session_key_of(revoked["access"]), refresh_key_of(revoked["access"]))
     redis_client.set(revocation.MARKER_KEY, "run-id-of-an-earlier-server")
     assert error_code(api.get(WHOAMI, **bearer(revoked["access"]))) == "session_revoked"
 
@@ -108,9 +106,9 @@ def test_rebuild_command_restores_only_live_revocations(api, user, redis_client,
         api.post("/api/auth/logout", **bearer(recent["access"]))
         redis_client.flushdb()
         call_command("rebuild_revocation_cache")
-        assert not redis_client.exists(revocation.session_key(claims(old["access"])["sid"]))
-        assert redis_client.exists(revocation.session_key(claims(recent["access"])["sid"]))
-        assert redis_client.ttl(revocation.session_key(claims(recent["access"])["sid"])) > 0
+        assert not redis_client.exists(session_key_of(old["access"]))
+        assert redis_client.exists(session_key_of(recent["access"]))
+        assert redis_client.ttl(session_key_of(recent["access"])) > 0
 
 
 def test_flush_expired_tokens_keeps_what_rotation_and_rebuild_need(api, user, token_settings):

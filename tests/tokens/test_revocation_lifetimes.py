@@ -12,8 +12,8 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from tests.helpers import bearer, claims, error_code, login
-from tokens import lifetimes, revocation
+from tests.helpers import bearer, error_code, login, session_key_of
+from tokens import lifetimes
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def test_a_revoked_token_inside_the_leeway_past_its_exp_is_refused(api, user, re
         assert api.post("/api/auth/logout", **bearer(tokens["access"])).status_code == 204
     with time_machine.travel(start + timedelta(seconds=909), tick=False):  # exp + 9: accepted by signature
         assert error_code(whoami_after_flush(api, redis_client, tokens["access"])) == "session_revoked"
-        assert redis_client.ttl(revocation.session_key(claims(tokens["access"])["sid"])) >= 1
+        assert redis_client.ttl(session_key_of(tokens["access"])) >= 1
     with time_machine.travel(start + timedelta(seconds=911), tick=False):  # past the leeway: expired
         assert error_code(whoami_after_flush(api, redis_client, tokens["access"])) == "token_expired"
 
@@ -60,7 +60,7 @@ def test_a_revoked_token_inside_the_leeway_past_its_exp_is_refused(api, user, re
 def test_the_ttl_of_a_revocation_covers_the_leeway(db, token_settings):
     token_settings(ACCESS_TOKEN_LIFETIME=900, LEEWAY=10, REVOCATION_TTL_MARGIN=5)
     now = timezone.now()
-    entry = lifetimes.Revocation("s1", revoked_at=now, session_expires_at=now + timedelta(days=1))
+    entry = lifetimes.Revocation("s1", "u1", revoked_at=now, session_expires_at=now + timedelta(days=1))
     assert entry.ttl_seconds(now) == 900 + 10 + 5
     assert entry.ttl_seconds(now + timedelta(seconds=905)) == 10  # 5 s of leeway left, plus the margin
     assert entry.ttl_seconds(now + timedelta(seconds=910)) == 0
