@@ -186,6 +186,12 @@ if redis_url.is_sentinel(REDIS_URL):
             "SENTINEL_KWARGS": _sentinel.sentinel_kwargs(REDIS_SOCKET_TIMEOUT),
         }
     )
+# A Redis Cluster (REDIS_URL=redis+cluster://host:port,...; docs/scaling.md): the cache,
+# throttles and sessions go to each key's primary (flowauth/cluster_cache.py).
+if redis_url.is_cluster(REDIS_URL):
+    redis_url.parse_cluster(REDIS_URL)  # a malformed URL stops the start, naming the part at fault
+    CACHES["default"]["LOCATION"] = [REDIS_URL]  # one entry: django-redis would split it at the commas
+    CACHES["default"]["OPTIONS"]["CONNECTION_FACTORY"] = "flowauth.cluster_cache.ClusterConnectionFactory"
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 
 # Authentication ---------------------------------------------------------

@@ -364,23 +364,26 @@ return 0
 
 # A cluster shard's part of a rebuild, on its primary: its slots' markers and "since",
 # only if the guard set on that node before the writes is still this rebuild's (a flush
-# or restart of the node during the rebuild removed it). KEYS: the guard, then
-# (marker, since) per slot. Redis 7's flag lets one script touch the node's many slots.
+# or restart of the node during the rebuild removed it). The keys are passed as ARGV:
+# a cluster refuses declared keys of several slots, while Redis 7's flag lets the script
+# touch any slot this node serves (and fails it on a slot the node no longer serves).
+# ARGV: lock token, epoch, now, the guard, then (marker, since) per slot.
 _FINISH_SHARD = """#!lua flags=allow-cross-slot-keys
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-for i = 2, #KEYS, 2 do
-  redis.call('SET', KEYS[i], ARGV[2])
-  redis.call('SET', KEYS[i + 1], ARGV[3])
+if redis.call('GET', ARGV[4]) ~= ARGV[1] then return 0 end
+for i = 5, #ARGV, 2 do
+  redis.call('SET', ARGV[i], ARGV[2])
+  redis.call('SET', ARGV[i + 1], ARGV[3])
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', ARGV[4])
 return 1
 """
 
 # How many of a shard's slot markers do not hold its epoch (0: the shard is complete).
+# ARGV: the epoch, then the markers.
 _CHECK_SHARD = """#!lua flags=allow-cross-slot-keys,no-writes
 local foreign = 0
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) ~= ARGV[1] then foreign = foreign + 1 end
+for i = 2, #ARGV do
+  if redis.call('GET', ARGV[i]) ~= ARGV[1] then foreign = foreign + 1 end
 end
 return foreign
 """
@@ -479,11 +482,10 @@ def _rebuild_cluster(client) -> int:
             now = int(timezone.now().timestamp())
             finished = True
             for node, owned, state in found:
-                keys = [slot_key(owned[0], "rebuild-guard")]
+                args = [lock_token, state.epoch, now, slot_key(owned[0], "rebuild-guard")]
                 for slot in owned:
-                    keys += [slot_key(slot, "complete"), slot_key(slot, "since")]
-                node_client = client.get_redis_connection(node)
-                finished = bool(node_client.eval(_FINISH_SHARD, len(keys), *keys, lock_token, state.epoch, now))
+                    args += [slot_key(slot, "complete"), slot_key(slot, "since")]
+                finished = bool(client.get_redis_connection(node).eval(_FINISH_SHARD, 0, *args))
                 if not finished:
                     break
         finally:
@@ -510,7 +512,7 @@ def ensure_complete(state: ServerState | None = None) -> None:
             found = _shard_states(client)
             complete = all(
                 client.get_redis_connection(node).eval(
-                    _CHECK_SHARD, len(owned), *(slot_key(slot, "complete") for slot in owned), state.epoch
+                    _CHECK_SHARD, 0, state.epoch, *(slot_key(slot, "complete") for slot in owned)
                 )
                 == 0
                 for node, owned, state in found
