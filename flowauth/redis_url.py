@@ -99,9 +99,16 @@ def _credentials(netloc: str) -> tuple[str | None, str | None, str]:
     return username, password, hostlist
 
 
+def _split(url: str):
+    try:
+        return urlsplit(url)
+    except ValueError as exc:  # an unclosed IPv6 bracket, say
+        raise ImproperlyConfigured(f"REDIS_URL: {exc}") from None
+
+
 def parse_cluster(url: str) -> ClusterURL:
     """Parse a ``redis+cluster://`` URL; ImproperlyConfigured, naming the part at fault, otherwise."""
-    parts = urlsplit(url)
+    parts = _split(url)
     if parts.scheme.lower() != CLUSTER_SCHEME:
         raise ImproperlyConfigured(f"REDIS_URL: expected {CLUSTER_SCHEME}://")
     username, password, hostlist = _credentials(parts.netloc)
@@ -117,7 +124,7 @@ def parse_cluster(url: str) -> ClusterURL:
 
 def parse(url: str) -> SentinelURL:
     """Parse a ``redis+sentinel://`` URL; ImproperlyConfigured, naming the part at fault, otherwise."""
-    parts = urlsplit(url)
+    parts = _split(url)
     if parts.scheme.lower() != SCHEME:
         raise ImproperlyConfigured(f"REDIS_URL: expected {SCHEME}://")
     username, password, hostlist = _credentials(parts.netloc)

@@ -133,3 +133,27 @@ def _wait_until_up(base: str, process: subprocess.Popen, ready_path: str, timeou
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError("server did not start")
+
+
+def cache_settings_with(url: str) -> subprocess.CompletedProcess:
+    """Start Django's settings in a fresh interpreter with ``REDIS_URL=url``; print what the cache uses."""
+    code = (
+        "from django.conf import settings as s; import json; c = s.CACHES['default'];"
+        "print(json.dumps([c['LOCATION'], c['OPTIONS'].get('CONNECTION_FACTORY'), c['OPTIONS'].get('SENTINELS'),"
+        " c['OPTIONS']['CLIENT_CLASS'], s.FLOWAUTH_TOKENS['REDIS_URL'], s.SESSION_ENGINE]))"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "flowauth.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "k" * 40,
+        "REDIS_URL": url,
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup();" + code],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -154,7 +154,18 @@ def _sentinel_client(config: redis_url.SentinelURL, timeout: float) -> redis.Red
 
 
 def _cluster_client(config: redis_url.ClusterURL, timeout: float) -> RedisCluster:
-    """Each slot's primary, never a replica (which may lag behind a revocation); MOVED and ASK are followed."""
+    """Each slot's primary, never a replica (which may lag behind a revocation); MOVED and ASK are followed.
+
+    RedisCluster asks for the slot map as it is made: a cluster that cannot
+    answer raises a RedisError here, and the next call tries again.
+    """
+    try:
+        return _new_cluster_client(config, timeout)
+    except RedisClusterException as exc:
+        raise redis.ConnectionError(f"no node of the cluster answered: {type(exc).__name__}") from exc
+
+
+def _new_cluster_client(config: redis_url.ClusterURL, timeout: float) -> RedisCluster:
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in config.nodes],
         read_from_replicas=False,
@@ -169,7 +180,10 @@ def _cluster_client(config: redis_url.ClusterURL, timeout: float) -> RedisCluste
 
 
 def is_cluster(client=None) -> bool:
-    return isinstance(client if client is not None else get_redis(), RedisCluster)
+    """Whether ``client`` (by default: the configured ``REDIS_URL``) is a Redis Cluster; opens nothing."""
+    if client is None:
+        return redis_url.is_cluster(token_settings.REDIS_URL)
+    return isinstance(client, RedisCluster)
 
 
 def node_address(node: ClusterNode) -> tuple:

@@ -70,16 +70,21 @@ SINCE_KEY = PREFIX + "since"
 
 # Every key of a user's sessions carries the user's id as its hash tag: in a cluster, the
 # keys one request reads (and the marker of their slot) sit in one slot.
+def _tag(user_id) -> str:
+    """The user's id as a hash tag: braces (which would end or empty the tag) escaped, injectively."""
+    return str(user_id).replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
 def session_key(session_id: str, user_id) -> str:
-    return f"{PREFIX}{{{user_id}}}:s:{session_id}"
+    return f"{PREFIX}{{{_tag(user_id)}}}:s:{session_id}"
 
 
 def refresh_key(jti: str, user_id) -> str:
-    return f"{PREFIX}{{{user_id}}}:j:{jti}"
+    return f"{PREFIX}{{{_tag(user_id)}}}:j:{jti}"
 
 
 def cutoff_key(user_id) -> str:
-    return f"{PREFIX}{{{user_id}}}:u"
+    return f"{PREFIX}{{{_tag(user_id)}}}:u"
 
 
 def slot_of(key: str) -> int:
@@ -117,6 +122,14 @@ def since_key(key: str) -> str:
 
 
 # --- the store ------------------------------------------------------------
+
+
+def _client():
+    """The store's client; a cluster that cannot give its slot map is unavailable, like any Redis error."""
+    try:
+        return get_redis()
+    except ERRORS as exc:
+        raise _unavailable(exc) from exc
 
 
 def _unavailable(exc: Exception) -> RevocationStoreUnavailable:
@@ -255,7 +268,7 @@ def _read_verdict(
     RevocationStoreUnavailable when Redis cannot answer, or when the cache
     is incomplete and could not be rebuilt right now.
     """
-    client = get_redis()
+    client = _client()
     user_keys = (session_key(session_id, user_id), refresh_key(refresh_jti, user_id), cutoff_key(user_id))
     keys = (marker_key(user_keys[-1]), *user_keys)
     if is_cluster(client):
@@ -320,7 +333,7 @@ def write(revocations: Iterable[Revocation], *, cutoffs: Iterable[Cutoff] = (), 
     write nothing. A cut-off replaces the user's previous one: it is later.
     """
     now = now or timezone.now()
-    pipe = get_redis().pipeline(transaction=False)
+    pipe = _client().pipeline(transaction=False)
     written = 0
     for cutoff in cutoffs:
         ttl = cutoff.ttl_seconds(now)
@@ -403,7 +416,7 @@ def rebuild() -> int:
     RevocationStoreUnavailable until it is done, never a partial answer.
     """
 
-    client = get_redis()
+    client = _client()
     if is_cluster(client):
         return _rebuild_cluster(client)
     lock_token = secrets.token_hex(8)
@@ -506,7 +519,7 @@ def ensure_complete(state: ServerState | None = None) -> None:
     evicting one, or a restart, on connections opened before they happened.
     In a cluster every shard's slot markers are checked against its primary.
     """
-    client = get_redis()
+    client = _client()
     if is_cluster(client):
         try:
             found = _shard_states(client)

@@ -1,13 +1,10 @@
 """REDIS_URL=redis+sentinel://...: parsed strictly, and wired to every Redis use."""
 
-import subprocess
-import sys
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from flowauth import redis_url
-from tests.servers import BASE_DIR
+from tests.servers import cache_settings_with
 
 
 def test_hosts_service_db_and_passwords_are_read():
@@ -41,6 +38,7 @@ def test_database_defaults_to_zero_and_no_credentials_are_invented():
         "redis+sentinel://a:port/svc",
         "redis+sentinel://:1/svc",  # empty host
         "redis+sentinel://a:1/svc?socket_timeout=9",  # unknown option
+        "redis+sentinel://[::1/svc",  # unclosed IPv6 bracket
         "redis://a:1/0",  # not this scheme
     ],
 )
@@ -54,33 +52,10 @@ def test_only_the_sentinel_scheme_is_recognised():
     assert not any(redis_url.is_sentinel(u) for u in ("redis://a/0", "rediss://a/0", "unix:///tmp/r.sock", ""))
 
 
-def _settings_with(url: str) -> str:
-    code = (
-        "from django.conf import settings as s; import json; c = s.CACHES['default'];"
-        "print(json.dumps([c['LOCATION'], c['OPTIONS'].get('CONNECTION_FACTORY'), c['OPTIONS'].get('SENTINELS'),"
-        " c['OPTIONS']['CLIENT_CLASS'], s.FLOWAUTH_TOKENS['REDIS_URL'], s.SESSION_ENGINE]))"
-    )
-    env = {
-        "DJANGO_SETTINGS_MODULE": "flowauth.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "k" * 40,
-        "REDIS_URL": url,
-        "PATH": "/usr/bin:/bin",
-    }
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup();" + code],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_the_cache_sessions_and_throttles_follow_the_sentinels_primary_only():
     import json
 
-    done = _settings_with("redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/flowauth/2")
+    done = cache_settings_with("redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/flowauth/2")
     assert done.returncode == 0, done.stderr
     location, factory, sentinels, client_class, token_url, engine = json.loads(done.stdout)
     assert location == "redis://flowauth/2"
@@ -93,6 +68,6 @@ def test_the_cache_sessions_and_throttles_follow_the_sentinels_primary_only():
 
 
 def test_a_malformed_sentinel_url_stops_startup_naming_the_setting():
-    done = _settings_with("redis+sentinel://127.0.0.1:26379")
+    done = cache_settings_with("redis+sentinel://127.0.0.1:26379")
     assert done.returncode != 0
     assert "REDIS_URL" in done.stderr
