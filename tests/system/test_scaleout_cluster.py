@@ -60,6 +60,11 @@ def whoami(client: httpx.Client, pair) -> httpx.Response:
     return client.get("/api/auth/whoami", headers=bearer(pair.access))
 
 
+def warmed(client: httpx.Client, pairs) -> None:
+    """Wait out the first rebuild of a fresh cluster (concurrent requests meanwhile get 503)."""
+    wait_for(lambda: whoami(client, pairs[-1]).status_code == 200, 30, "the first rebuild")
+
+
 def assert_ended_and_kept(client, pairs, ended, kept) -> None:
     for index in ended:
         response = whoami(client, pairs[index])
@@ -142,6 +147,7 @@ def test_a_slot_moved_to_another_primary_under_traffic_accepts_no_revoked_token(
         httpx.Client(base_url=base, timeout=10) as client,
         Traffic(base, pairs) as traffic,
     ):
+        warmed(client, pairs)
         assert traffic.logout(client, mine[0]) == 204
         assert traffic.logout(client, others[0]) == 204
         wait_for(lambda: len(traffic.results) >= 100, 60, "traffic before the move")
@@ -172,6 +178,7 @@ def test_a_primary_killed_while_its_replica_lagged_accepts_no_revoked_token(clus
         httpx.Client(base_url=base, timeout=10) as client,
         Traffic(base, pairs) as traffic,
     ):
+        warmed(client, pairs)
         wait_for(lambda: len(traffic.results) >= 100, 60, "traffic before the fault")
         # The replica stops and its link is cut (bytes already on its socket would still reach it):
         # its primary acknowledges logouts it can no longer pass on.
@@ -207,6 +214,7 @@ def test_a_flushed_primary_is_rebuilt_before_any_token_of_its_slots_is_trusted(c
         httpx.Client(base_url=base, timeout=10) as client,
         Traffic(base, pairs) as traffic,
     ):
+        warmed(client, pairs)
         for index in ended:
             assert traffic.logout(client, index) == 204
         wait_for(lambda: len(traffic.results) >= 100, 60, "traffic before the flush")
