@@ -14,6 +14,8 @@ round trip on every request.
 import socket
 from urllib.parse import unquote, urlsplit
 
+from redis.connection import parse_url
+
 PREFIX = "flowauth:rv:"
 CLIENT_NAME = "flowauth-rv-tracking"
 
@@ -103,6 +105,11 @@ class TrackingConnection:
                 hello += ["AUTH", unquote(parts.username or "default"), unquote(parts.password)]
             hello += ["SETNAME", CLIENT_NAME]
             self._call(hello)
+            # The database the URL names (redis://h/3, unix:///s?db=3), as redis-py reads it: strict
+            # mode's heartbeat writes its acknowledgement there, where writers look for it.
+            database = int(parse_url(url).get("db") or 0)
+            if database:
+                self._call(["SELECT", str(database)])
             reply = self._call(["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", PREFIX])
             if reply != "OK":
                 raise TrackingError("CLIENT TRACKING refused")

@@ -479,6 +479,27 @@ def test_strict_reconnected_reader_forgets_its_previous_identity(alice, redis_cl
     assert redis_client.zscore(local_cache.READERS_KEY, old) is None, "writers would wait a lease for a gone reader"
 
 
+def _in_database(url: str, number: int) -> str:
+    if url.startswith("unix://"):
+        return f"{url.split('?', 1)[0]}?db={number}"
+    return f"{url.rsplit('/', 1)[0]}/{number}"
+
+
+@pytest.mark.parametrize("number", [0, 3])
+def test_strict_reader_acknowledges_in_the_database_its_url_names(alice, token_settings, number):
+    from django.conf import settings
+
+    url = _in_database(settings.FLOWAUTH_TOKENS["REDIS_URL"], number)
+    token_settings(REVOCATION_STRICT=True, REDIS_URL=url)
+    writer = redis_lib.Redis.from_url(url, decode_responses=True)
+    revocation.ensure_complete()  # that database's marker, before the reader connects
+    _, tokens = alice
+    cache = warm(tokens["access"])  # answered from the map, against that database
+    assert writer.zscore(local_cache.READERS_KEY, cache.reader_id) is not None
+    assert local_cache.published(writer) is True, "the writer saw its reader caught up, not a lease run out"
+    writer.zrem(local_cache.READERS_KEY, cache.reader_id)
+
+
 def test_strict_heartbeat_answer_without_a_heartbeat_drops_the_connection(alice, token_settings):
     token_settings(REVOCATION_STRICT=True)
     _, tokens = alice
