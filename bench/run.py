@@ -11,6 +11,7 @@ sides alternate within each round, so machine noise reaches all of them.
 Writes bench/REPORT.md and bench/charts/*.png.
 """
 
+import json
 import os
 import statistics
 import sys
@@ -55,8 +56,8 @@ class Config:
     # connections between them decided the result (1,000 or 2,500 req/s, same side).
     workers: int = int(os.environ.get("BENCH_WORKERS", "1"))
     threads: int = int(os.environ.get("BENCH_THREADS", "4"))
-    revoked_ids: int = int(os.environ.get("BENCH_REVOKED_IDS", "1000000"))
-    refresh_rows: int = int(os.environ.get("BENCH_REFRESH_ROWS", "1000000"))
+    revoked_ids: int = int(os.environ.get("BENCH_REVOKED_IDS", "10000000"))
+    refresh_rows: int = int(os.environ.get("BENCH_REFRESH_ROWS", "10000000"))
     rotations: int = int(os.environ.get("BENCH_ROTATIONS", "300"))
 
 
@@ -195,7 +196,7 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         bench_user()
-        from bench import costs, scale
+        from bench import costs
         from bench.report import environment, write_report
 
         results = Results(config)
@@ -203,6 +204,11 @@ def main() -> None:
         print("per-request costs (in-process)", flush=True)
         results.costs = costs.measure(bench_redis, EMAIL, PASSWORD)
         only = os.environ.get("BENCH_ONLY", "")
+        if only == "scale":  # the scale scenario alone: BENCH_ONLY=scale make bench
+            with harness.gunicorn(env, workers=config.workers, threads=config.threads) as base:
+                scale_scenario(base, bench_redis, config, results)
+            print(json.dumps({"redis_scale": results.redis_scale, "rotation_scale": results.rotation_scale}, indent=1))
+            return
         if only:
             with harness.gunicorn(env, workers=config.workers, threads=config.threads) as base:
                 print(only, flush=True)
@@ -216,16 +222,21 @@ def main() -> None:
                 results.scenarios[name] = compare(base, group, config)
                 if name == "authenticated GET":
                     print(local_hit_rate(base), flush=True)
-            print(f"Redis with {config.revoked_ids:,} revoked ids", flush=True)
-            floor = sides()["authenticated GET"][:2]
-            results.redis_scale = scale.revoked_ids(
-                bench_redis, config.revoked_ids, lambda: compare(base, floor, config)
-            )
-            print(f"rotation at 1k and {config.refresh_rows:,} refresh-token rows", flush=True)
-            results.rotation_scale = scale.rotation_rows(base, config.refresh_rows, config.rotations, config.rounds)
+            scale_scenario(base, bench_redis, config, results)
         write_report(results)
     finally:
         bench_redis.stop()
+
+
+def scale_scenario(base: str, bench_redis, config, results) -> None:
+    """The check and the rotation before and after ``revoked_ids`` keys and ``refresh_rows`` rows."""
+    from bench import scale
+
+    print(f"Redis with {config.revoked_ids:,} revoked ids", flush=True)
+    floor = sides()["authenticated GET"][:2]
+    results.redis_scale = scale.revoked_ids(bench_redis, config.revoked_ids, lambda: compare(base, floor, config))
+    print(f"rotation at 1k and {config.refresh_rows:,} refresh-token rows", flush=True)
+    results.rotation_scale = scale.rotation_rows(base, config.refresh_rows, config.rotations, config.rounds)
 
 
 if __name__ == "__main__":
