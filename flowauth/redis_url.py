@@ -106,15 +106,21 @@ def _split(url: str):
         raise ImproperlyConfigured(f"REDIS_URL: {exc}") from None
 
 
+def _hosts(url: str, scheme: str, default_port: int, what: str):
+    """The URL's parts, its credentials and its comma-separated host:port list (at least one)."""
+    parts = _split(url)
+    if parts.scheme.lower() != scheme:
+        raise ImproperlyConfigured(f"REDIS_URL: expected {scheme}://")
+    username, password, hostlist = _credentials(parts.netloc)
+    hosts = tuple(_host_port(item, default_port) for item in hostlist.split(",") if item.strip())
+    if not hosts:
+        raise ImproperlyConfigured(f"REDIS_URL: a {scheme}:// URL names at least one {what} host:port")
+    return parts, username, password, hosts
+
+
 def parse_cluster(url: str) -> ClusterURL:
     """Parse a ``redis+cluster://`` URL; ImproperlyConfigured, naming the part at fault, otherwise."""
-    parts = _split(url)
-    if parts.scheme.lower() != CLUSTER_SCHEME:
-        raise ImproperlyConfigured(f"REDIS_URL: expected {CLUSTER_SCHEME}://")
-    username, password, hostlist = _credentials(parts.netloc)
-    nodes = tuple(_host_port(item, DEFAULT_REDIS_PORT) for item in hostlist.split(",") if item.strip())
-    if not nodes:
-        raise ImproperlyConfigured("REDIS_URL: a redis+cluster:// URL names at least one node host:port")
+    parts, username, password, nodes = _hosts(url, CLUSTER_SCHEME, DEFAULT_REDIS_PORT, "node")
     if parts.path.strip("/"):
         raise ImproperlyConfigured("REDIS_URL: a Redis Cluster has no database numbers: redis+cluster://hosts")
     if parts.query:
@@ -124,13 +130,7 @@ def parse_cluster(url: str) -> ClusterURL:
 
 def parse(url: str) -> SentinelURL:
     """Parse a ``redis+sentinel://`` URL; ImproperlyConfigured, naming the part at fault, otherwise."""
-    parts = _split(url)
-    if parts.scheme.lower() != SCHEME:
-        raise ImproperlyConfigured(f"REDIS_URL: expected {SCHEME}://")
-    username, password, hostlist = _credentials(parts.netloc)
-    sentinels = tuple(_host_port(item, DEFAULT_SENTINEL_PORT) for item in hostlist.split(",") if item.strip())
-    if not sentinels:
-        raise ImproperlyConfigured("REDIS_URL: a redis+sentinel:// URL names at least one Sentinel host:port")
+    parts, username, password, sentinels = _hosts(url, SCHEME, DEFAULT_SENTINEL_PORT, "Sentinel")
     path = [unquote(piece) for piece in parts.path.split("/") if piece]
     if not path or len(path) > 2:
         raise ImproperlyConfigured("REDIS_URL: redis+sentinel://hosts/<service>[/<db>]")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from redis.crc import key_slot
 
-from tests.redis_sentinel import Node, wait_for
+from tests.redis_sentinel import Node, stop_all, wait_for
 
 
 def _free(port: int) -> bool:
@@ -185,13 +185,7 @@ class Cluster:
         return stats
 
     def stop(self) -> None:
-        for node in self.nodes:
-            if node.process is not None and node.process.poll() is None:
-                try:
-                    node.resume()
-                except ProcessLookupError:
-                    pass
-            node.kill()
+        stop_all(self.nodes)
 
 
 @contextmanager

@@ -148,13 +148,18 @@ class SentinelGroup:
         return host, int(port)
 
     def stop(self) -> None:
-        for node in [*self.sentinels, self.replica, self.primary]:
-            if node.process is not None and node.process.poll() is None:
-                try:
-                    node.resume()
-                except ProcessLookupError:
-                    pass
-            node.kill()
+        stop_all([*self.sentinels, self.replica, self.primary])
+
+
+def stop_all(nodes: list[Node]) -> None:
+    """Kill every node, resuming paused ones first (a stopped process ignores nothing but SIGKILL)."""
+    for node in nodes:
+        if node.process is not None and node.process.poll() is None:
+            try:
+                node.resume()
+            except ProcessLookupError:
+                pass
+        node.kill()
 
 
 @contextmanager

@@ -18,16 +18,17 @@ def bearer(access: str) -> dict:
     return {"Authorization": f"Bearer {access}"}
 
 
-class Traffic:
-    """Checkers call whoami with random tokens; the ledger says which logouts were acknowledged, when."""
+class Clients:
+    """``count`` threads running ``self._run(n)`` from ``with`` until its end; results under one lock."""
 
-    def __init__(self, base: str, pairs: list):
+    join_timeout = 30
+
+    def __init__(self, base: str, pairs: list, count: int):
         self.base, self.pairs = base, pairs
-        self.acked: dict[int, float] = {}
-        self.results: list[tuple[float, int, int, str]] = []  # (sent at, session index, status, code)
+        self.results: list[tuple[float, int, int, str]] = []  # (sent at, pair index, status, code)
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._check, args=(seed,), daemon=True) for seed in range(CHECKERS)]
+        self.threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(count)]
 
     def __enter__(self):
         for thread in self.threads:
@@ -37,9 +38,20 @@ class Traffic:
     def __exit__(self, *exc):
         self.stop.set()
         for thread in self.threads:
-            thread.join(timeout=30)
+            thread.join(timeout=self.join_timeout)
 
-    def _check(self, seed: int) -> None:
+    def _run(self, n: int) -> None:
+        raise NotImplementedError
+
+
+class Traffic(Clients):
+    """Checkers call whoami with random tokens; the ledger says which logouts were acknowledged, when."""
+
+    def __init__(self, base: str, pairs: list):
+        super().__init__(base, pairs, CHECKERS)
+        self.acked: dict[int, float] = {}
+
+    def _run(self, seed: int) -> None:
         rng = random.Random(seed)
         with httpx.Client(base_url=self.base, timeout=30) as client:
             while not self.stop.is_set():

@@ -11,7 +11,6 @@ refused after Redis loses its data and is rebuilt from the promoted database.
 
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
@@ -21,6 +20,7 @@ from tests.pg_standby import binaries_available, primary_and_standby
 from tests.redis_sentinel import wait_for
 from tests.redis_server import throwaway_redis
 from tests.servers import BASE_DIR, gunicorn, server_env
+from tests.traffic import Clients
 
 pytestmark = [
     pytest.mark.scaleout,
@@ -55,24 +55,12 @@ def _session(client: httpx.Client, email: str) -> dict:
     return response.json()
 
 
-class Rotators:
+class Rotators(Clients):
+    join_timeout = 60
+
     def __init__(self, base: str, pairs: list[dict]):
-        self.base, self.pairs = base, pairs
+        super().__init__(base, pairs, ROTATORS)
         self.current = [pair["refresh"] for pair in pairs]
-        self.results: list[tuple[float, int, int, str]] = []  # (sent at, pair index, status, code)
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(ROTATORS)]
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=60)
 
     def _run(self, n: int) -> None:
         mine = range(n * SESSIONS_PER_ROTATOR, (n + 1) * SESSIONS_PER_ROTATOR)
