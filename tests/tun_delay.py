@@ -37,9 +37,13 @@ def forward(name_a: str, name_b: str, delay: float, jitter: float) -> None:
     print("ready", flush=True)
     while True:
         timeout = max(0.0, queue[0][0] - time.monotonic()) if queue else None
-        readable, _, _ = select.select([a, b], [], [], timeout)
+        readable, _, _ = select.select([a, b, sys.stdin.fileno()], [], [], timeout)
         now = time.monotonic()
         for fd in readable:
+            if fd not in peer:  # stdin: the test closed it, or died
+                if not os.read(fd, 1):
+                    return
+                continue
             packet = os.read(fd, 65536)
             release = now + random.uniform(delay - jitter, delay + jitter)
             heapq.heappush(queue, (release, sequence, peer[fd], packet))
@@ -78,6 +82,7 @@ def delayed_link(delay: float, jitter: float):
     forwarder = subprocess.Popen(
         [sys.executable, "-m", "tests.tun_delay", outside, inside, str(delay), str(jitter)],
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        stdin=subprocess.PIPE,  # the forwarder exits when this end closes, even if this process is killed
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

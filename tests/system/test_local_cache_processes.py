@@ -38,6 +38,26 @@ def whoami(client: httpx.Client, base: str, access: str) -> int:
     return client.get(f"{base}/api/auth/whoami", headers={"Authorization": f"Bearer {access}"}).status_code
 
 
+def cached_session(client: httpx.Client, b: str, user) -> services.TokenPair:
+    """A new session of ``user`` that server B has answered three times: its verdict is in B's map."""
+    pair = services.issue_session(user)
+    for _ in range(3):
+        assert whoami(client, b, pair.access) == 200
+    return pair
+
+
+def logout(client: httpx.Client, a: str, pair: services.TokenPair) -> float:
+    """Log the session out through server A; returns how long A took to answer."""
+    started = time.monotonic()
+    response = client.post(
+        f"{a}/api/auth/logout",
+        json={"refresh": pair.refresh},
+        headers={"Authorization": f"Bearer {pair.access}"},
+    )
+    assert response.status_code == 204, response.text
+    return time.monotonic() - started
+
+
 def next_request_loop(*, iterations: int, strict: bool, redis_url: str | None = None, label: str = "") -> None:
     """Cache, end the session (logout on A, revocation or cut-off here), ask B once more: 0 accepted.
 
@@ -84,16 +104,9 @@ def _loop(iterations: int, strict: str) -> tuple[list[int], list[str], float, fl
         try:
             with httpx.Client(timeout=30) as client:
                 for n in range(iterations):
-                    pair = services.issue_session(user)
-                    for _ in range(3):
-                        assert whoami(client, b, pair.access) == 200
+                    pair = cached_session(client, b, user)
                     if n % 3 == 0:
-                        response = client.post(
-                            f"{a}/api/auth/logout",
-                            json={"refresh": pair.refresh},
-                            headers={"Authorization": f"Bearer {pair.access}"},
-                        )
-                        assert response.status_code == 204, response.text
+                        logout(client, a, pair)
                     elif n % 3 == 1:
                         services.revoke_session(pair.session, reason=RevokeReason.ADMIN)
                     else:
