@@ -61,7 +61,7 @@ test-scaleout: install-dev
 	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-flowauth-test-only-key-5f0c9d2e7b8a41f3a6c2d9e0b1f4a7c8d3e6b9f2a5c8e1d4} \
 		$(BIN)/python -m pytest -m scaleout -s -p no:randomly --timeout 300 $(PYTEST_ARGS)
 
-# Slow (about 9 minutes on 2 cores): the cross-process next-request loop 3,000 times over TCP and the
+# Slow (9-10 minutes on 2 cores): the cross-process next-request loop 3,000 times over TCP and the
 # embedded Redis' unix socket, and a reader in a network namespace behind a delayed link (needs root).
 # Excluded from `make test`; prints the counts. LOG_LEVEL keeps the per-session log lines out of them.
 soak: install-dev
