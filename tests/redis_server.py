@@ -19,19 +19,22 @@ from tests.servers import free_port
 
 
 class ThrowawayRedis:
-    def __init__(self, directory: Path, *extra_args: str):
+    def __init__(self, directory: Path, *extra_args: str, host: str = "127.0.0.1"):
         self.directory = directory
+        self.host = host
         self.port = free_port()
         self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def client(self) -> redis.Redis:
         # No retries: a SHUTDOWN drops the connection, and the default client would retry for seconds.
-        return redis.Redis(port=self.port, socket_timeout=5, decode_responses=True, retry=Retry(NoBackoff(), 0))
+        return redis.Redis(
+            host=self.host, port=self.port, socket_timeout=5, decode_responses=True, retry=Retry(NoBackoff(), 0)
+        )
 
     def start(self) -> "ThrowawayRedis":
         """Start on the same port and directory: a dump.rdb left there is loaded."""
@@ -41,7 +44,7 @@ class ThrowawayRedis:
                 "--port",
                 str(self.port),
                 "--bind",
-                "127.0.0.1",
+                self.host,
                 "--dir",
                 str(self.directory),
                 "--save",
@@ -85,8 +88,8 @@ class ThrowawayRedis:
 
 
 @contextmanager
-def throwaway_redis(directory: Path, *extra_args: str):
-    server = ThrowawayRedis(directory, *extra_args).start()
+def throwaway_redis(directory: Path, *extra_args: str, host: str = "127.0.0.1"):
+    server = ThrowawayRedis(directory, *extra_args, host=host).start()
     try:
         yield server
     finally:

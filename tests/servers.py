@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def gunicorn(
     app: str = "flowauth.wsgi:application",
     ready_path: str = "/api/auth/health",
     log_file: Path | None = None,
+    prefix: Sequence[str] = (),
+    host: str = "127.0.0.1",
     **env,
 ):
     """Serve ``app`` (flowauth.wsgi by default) on a free port; yields the base URL.
@@ -74,17 +77,20 @@ def gunicorn(
     With ``log_file`` the server's output goes to that file instead of a pipe:
     a pipe nobody reads fills after 64 KiB and then blocks every worker that
     logs, so the long fault tests (a warning per request) use a file.
+    ``prefix`` runs the server under another command (``ip netns exec <ns>``),
+    ``host`` is the address it binds and the URL names.
     """
     port = free_port()
     sink = open(log_file, "ab") if log_file is not None else None  # closed once the child holds it
     process = subprocess.Popen(
         [
+            *prefix,
             sys.executable,
             "-m",
             "gunicorn",
             app,
             "--bind",
-            f"127.0.0.1:{port}",
+            f"{host}:{port}",
             "--workers",
             str(workers),
             "--threads",
@@ -103,7 +109,7 @@ def gunicorn(
     )
     if sink is not None:
         sink.close()  # the child holds its own copy
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{host}:{port}"
     try:
         try:
             _wait_until_up(base, process, ready_path)
