@@ -11,9 +11,11 @@ import random
 import shutil
 import socket
 import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
 from redis.crc import key_slot
 
 from tests.redis_sentinel import Node, stop_all, wait_for
@@ -28,12 +30,12 @@ def _free(port: int) -> bool:
     return True
 
 
-def cluster_port() -> int:
+def cluster_port(taken: frozenset[int] = frozenset()) -> int:
     """A free port whose cluster bus port (port + 10000) is free too: an ephemeral port's may not exist."""
     rng = random.SystemRandom()
     while True:
         port = rng.randrange(20_000, 30_000)
-        if _free(port) and _free(port + 10_000):
+        if port not in taken and _free(port) and _free(port + 10_000):
             return port
 
 
@@ -43,10 +45,16 @@ def binaries_available() -> bool:
 
 class Cluster:
     def __init__(self, directory: Path, size: int = 6, node_timeout_ms: int = 1000):
-        self.directory = directory
-        self.nodes = [self._node(index, node_timeout_ms) for index in range(size)]
+        self.directory, self.node_timeout_ms = directory, node_timeout_ms
+        self.nodes = self._nodes(size)
 
-    def _node(self, index: int, node_timeout_ms: int) -> Node:
+    def _nodes(self, size: int) -> list[Node]:
+        ports: list[int] = []
+        for _ in range(size):
+            ports.append(cluster_port(frozenset(ports)))
+        return [self._node(index, port) for index, port in enumerate(ports)]
+
+    def _node(self, index: int, port: int) -> Node:
         workdir = self.directory / f"node{index}"
         workdir.mkdir(parents=True, exist_ok=True)
         return Node(
@@ -55,7 +63,7 @@ class Cluster:
             [
                 shutil.which("redis-server"),
                 "--port",
-                str(cluster_port()),
+                str(port),
                 "--bind",
                 "127.0.0.1",
                 "--cluster-enabled",
@@ -63,7 +71,7 @@ class Cluster:
                 "--cluster-config-file",
                 str(workdir / "nodes.conf"),
                 "--cluster-node-timeout",
-                str(node_timeout_ms),
+                str(self.node_timeout_ms),
                 # A replica that lost its primary may take over however long the link was down.
                 "--cluster-replica-validity-factor",
                 "0",
@@ -82,7 +90,25 @@ class Cluster:
     def url(self) -> str:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes[:3])
 
-    def start(self) -> "Cluster":
+    def start(self, attempts: int = 2) -> "Cluster":
+        """Start the nodes and join them; a cluster that does not form is started again on fresh ports.
+
+        Forming a cluster is the harness, not what the tests prove; a failed attempt prints
+        each node's state and the end of its log, so the cause stays visible.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._form()
+            except (AssertionError, subprocess.SubprocessError, OSError) as exc:
+                print(f"\ncluster: attempt {attempt} did not form: {exc}\n{self.describe()}", file=sys.stderr)
+                self.stop()
+                if attempt == attempts:
+                    raise
+                self.directory = self.directory.with_name(f"{self.directory.name}-{attempt + 1}")
+                self.nodes = self._nodes(len(self.nodes))
+        raise AssertionError("unreachable")
+
+    def _form(self) -> "Cluster":
         for node in self.nodes:
             node.start()
         subprocess.run(
@@ -99,8 +125,30 @@ class Cluster:
             capture_output=True,
             timeout=60,
         )
-        wait_for(self._ready, 30, "the cluster to serve every slot on every node")
+        wait_for(self._ready, 45, "the cluster to serve every slot on every node")
         return self
+
+    def describe(self) -> str:
+        """One line per node: alive or its exit code, role, primary, link, cluster state; then its log's end."""
+        lines = []
+        for node in self.nodes:
+            if node.process is None or node.process.poll() is not None:
+                state = "not started" if node.process is None else f"exited {node.process.returncode}"
+            else:
+                try:
+                    replication, info = node.client().info("replication"), self.cluster_info(node)
+                    state = (
+                        f"{replication['role']} primary={replication.get('master_port')} "
+                        f"link={replication.get('master_link_status')} state={info['cluster_state']} "
+                        f"known={info['cluster_known_nodes']} slots_ok={info['cluster_slots_ok']}"
+                    )
+                except (redis.RedisError, OSError) as exc:
+                    state = f"unreachable: {exc!r}"
+            log = node.directory / f"{node.name}.log"
+            tail = log.read_text(errors="replace").splitlines()[-4:] if log.exists() else []
+            lines.append(f"  {node.name} :{node.port} {state}")
+            lines.extend(f"      {line}" for line in tail)
+        return "\n".join(lines)
 
     def live(self) -> list[Node]:
         return [node for node in self.nodes if node.process is not None and node.process.poll() is None]
