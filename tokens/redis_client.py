@@ -203,10 +203,18 @@ def refresh_node_state(client: RedisCluster, node: ClusterNode) -> ServerState:
 
 
 def _client_address(client: redis.Redis) -> tuple:
+    """The key of ``client``'s server in ``_servers``; fixed for a client, so worked out once (the hot path asks)."""
+    try:
+        return client._flowauth_address
+    except AttributeError:
+        pass
     if isinstance(client.connection_pool, SentinelConnectionPool):
-        return _sentinel_address(client.connection_pool.service_name)
-    params = client.connection_pool.connection_kwargs
-    return _address(params.get("path"), params.get("host"), params.get("port"))
+        address = _sentinel_address(client.connection_pool.service_name)
+    else:
+        params = client.connection_pool.connection_kwargs
+        address = _address(params.get("path"), params.get("host"), params.get("port"))
+    client._flowauth_address = address
+    return address
 
 
 def server_state(client: redis.Redis | None = None) -> ServerState | None:

@@ -4,7 +4,9 @@ Values come from ``settings.FLOWAUTH_TOKENS``; lifetimes are seconds. Each
 value is read once and kept until ``FLOWAUTH_TOKENS`` changes (Django's
 ``setting_changed`` signal, which ``override_settings`` and pytest-django's
 ``settings`` fixture send), as simplejwt's ``api_settings`` does: the
-request path reads a dozen of them.
+request path reads a dozen of them. A value once read is an attribute of the
+object, so later reads are plain attribute reads (``__getattr__`` runs only
+for a value not read yet).
 """
 
 from datetime import timedelta
@@ -64,20 +66,15 @@ _DURATIONS = {"ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_MAX_AG
 
 class TokenSettings:
     def __init__(self) -> None:
-        self._values: dict = {}
         self._derived: dict = {}
 
     def __getattr__(self, name: str):
         if name not in DEFAULTS:
             raise AttributeError(name)
-        try:
-            return self._values[name]
-        except KeyError:
-            pass
         value = getattr(settings, "FLOWAUTH_TOKENS", {}).get(name, DEFAULTS[name])
         if name in _DURATIONS and not isinstance(value, timedelta):
             value = timedelta(seconds=value)
-        self._values[name] = value
+        self.__dict__[name] = value  # the next read finds it without calling __getattr__
         return value
 
     def derived(self, key: str, build):
@@ -89,7 +86,9 @@ class TokenSettings:
             return value
 
     def reload(self) -> None:
-        self._values, self._derived = {}, {}
+        for name in DEFAULTS:
+            self.__dict__.pop(name, None)
+        self._derived = {}
 
 
 token_settings = TokenSettings()
