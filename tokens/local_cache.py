@@ -100,7 +100,6 @@ class LocalCache:
     def __init__(self, url: str):
         self.url = url
         self.lock = threading.Lock()
-        self.pid = os.getpid()
         self.conn: tracking.TrackingConnection | None = None
         self.next_connect = 0.0
         self.entries: dict[tuple, tuple[bool, float]] = {}
@@ -112,7 +111,7 @@ class LocalCache:
         self.lease_from = float("-inf")  # send time of the PING the last PONG answered
         self.hits = self.misses = 0
         self.closed = False
-        self.pump_pid = None  # the process whose pump thread runs (threads do not survive fork)
+        self.pumping = False  # whether this process's pump thread runs (threads do not survive fork)
         # Strict mode: this connection's reader id, the one before it, the Redis time drained up
         # to, and whether a heartbeat must go out now (an invalidation was drained, or the
         # answer to that heartbeat arrived and must be recorded).
@@ -138,14 +137,13 @@ class LocalCache:
         Without it an idle process would leave its invalidations queued in
         Redis, and every writer would wait a lease for it (``published()``).
         """
-        if self.pump_pid == os.getpid():
+        if self.pumping:
             return
-        self.pump_pid = os.getpid()
+        self.pumping = True
         threading.Thread(target=self._pump, name="flowauth-rv-tracking", daemon=True).start()
 
     def _pump(self) -> None:
-        pid = os.getpid()
-        while not self.closed and self.pump_pid == pid:
+        while not self.closed:
             conn = self.conn
             if conn is not None:
                 try:
@@ -197,11 +195,20 @@ class LocalCache:
 
     # --- poll and drain --------------------------------------------------
 
-    def _poll(self, now: float) -> None:
-        if self.pid != os.getpid():  # forked: the socket is the parent's
+    def after_fork(self) -> None:
+        """In a forked child: the socket, the lock's state and the pump thread are the parent's."""
+        self.lock = threading.Lock()  # the parent's pump may have held it at the fork
+        self.pumping = False  # a child runs only the thread that forked
+        if self.conn is not None:
+            self.conn.close()  # this process's copy of the descriptor; the parent's stays open
             self.conn = None
-            self.pid = os.getpid()
-            self._drop("forked")
+        self.pings, self.lease_from, self.last_ping = [], float("-inf"), float("-inf")
+        self.next_connect = 0.0
+        self.reader_id = self.previous_reader_id = ""  # the parent's reader is the parent's to keep
+        self.caught_up, self.ack_wanted, self.ack_due = 0, False, False
+        self._clear()
+
+    def _poll(self, now: float) -> None:
         if self.conn is None:
             self._connect(now)
             if self.conn is None:
@@ -285,8 +292,13 @@ class LocalCache:
 
     # --- the map ---------------------------------------------------------
 
-    def lookup(self, key: tuple) -> tuple[bool | None, int | None]:
-        """(verdict or None, token to pass to ``store``; None = do not store)."""
+    def lookup(self, key: tuple, state=None, *, answer: bool = True) -> tuple[bool | None, int | None]:
+        """(verdict or None, token to pass to ``store``; None = do not store).
+
+        ``state`` is the request path's server (``tokens.redis_client.ServerState``):
+        the map answers only while its tracking connection is on that same server.
+        ``answer=False``: only the token (the caller reads from Redis whatever the map holds).
+        """
         now = _monotonic()
         with self.lock:
             self._ensure_pump()
@@ -296,7 +308,10 @@ class LocalCache:
             if now - self.lease_from > token_settings.REVOCATION_LEASE:
                 self.misses += 1
                 return None, None
-            entry = self.entries.get(key)
+            if state is not None and not self._on_server_of(state):
+                self.misses += 1
+                return None, None
+            entry = self.entries.get(key) if answer else None
             if entry is not None:
                 verdict, stored_at = entry
                 if now - stored_at <= token_settings.REVOCATION_LOCAL_CACHE_MAX_AGE:
@@ -306,12 +321,28 @@ class LocalCache:
             self.misses += 1
             return None, self.generation
 
-    def store(self, key: tuple, revoked: bool, token: int | None, redis_keys: tuple[str, ...]) -> None:
+    def _on_server_of(self, state) -> bool:
+        """Whether the tracking connection is on the server the request path reads from.
+
+        They differ after a failover (or a restart) until both have reconnected. When the
+        request path learned of its server after this connection was made, this
+        connection is the stale one: it is dropped, and the next one asks again.
+        """
+        if self.conn.server == (state.run_id, state.replid):
+            return True
+        if state.read_at > self.conn.connected_at:
+            self._drop("on another server than the one requests read from")
+        return False
+
+    def store(self, key: tuple, revoked: bool, token: int | None, redis_keys: tuple[str, ...], state=None) -> None:
+        """Keep a verdict read by MGET, if nothing changed since ``lookup`` and it was read where this map tracks."""
         if token is None:
             return
         with self.lock:
             if token != self.generation or self.conn is None:
                 return  # something changed since the MGET was sent
+            if state is not None and self.conn.server != (state.run_id, state.replid):
+                return  # read on another server than the one whose writes this map hears of
             if len(self.entries) >= MAX_ENTRIES:
                 self._clear()
                 return
@@ -327,8 +358,8 @@ _cache_lock = threading.Lock()
 def enabled() -> bool:
     if not token_settings.REVOCATION_LOCAL_CACHE:
         return False
-    # TLS, Sentinel and Cluster URLs keep the round trip: the fast path is proven over plain TCP and unix sockets.
-    return token_settings.REDIS_URL.startswith(("redis://", "unix://"))
+    # TLS and Cluster URLs keep the round trip: the fast path is proven over plain TCP, unix sockets and Sentinel.
+    return token_settings.REDIS_URL.startswith(("redis://", "unix://", "redis+sentinel://"))
 
 
 def get() -> LocalCache | None:
@@ -349,6 +380,17 @@ def get() -> LocalCache | None:
                     cache.close()
                 cache = _cache = LocalCache(token_settings.REDIS_URL)
     return cache
+
+
+def _after_fork_in_child() -> None:
+    global _cache_lock
+    _cache_lock = threading.Lock()
+    cache = _cache
+    if cache is not None:
+        cache.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def reset() -> None:

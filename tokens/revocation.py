@@ -168,18 +168,25 @@ def is_revoked(
         return _read_verdict(
             session_id=session_id, refresh_jti=refresh_jti, user_id=user_id, session_start=session_start, extra=extra
         )
-    state = server_state()
     key = (session_id, refresh_jti, user_id, session_start)
-    verdict, token = cache.lookup(key)
-    if verdict is not None and state is not None and state.age() <= token_settings.SERVER_STATE_MAX_AGE:
-        _LOCAL_HITS.inc()
-        return verdict
+    state = server_state()
+    if state is not None and state.age() <= token_settings.SERVER_STATE_MAX_AGE:
+        verdict, token = cache.lookup(key, state)
+        if verdict is not None:
+            _LOCAL_HITS.inc()
+            return verdict
+    else:  # the server's state is re-read with the MGET first (evictions, a failover): no answer from the map
+        _, token = cache.lookup(key, answer=False)
     _REDIS_READS.inc()
     revoked = _read_verdict(
         session_id=session_id, refresh_jti=refresh_jti, user_id=user_id, session_start=session_start
     )
     cache.store(
-        key, revoked, token, (session_key(session_id, user_id), refresh_key(refresh_jti, user_id), cutoff_key(user_id))
+        key,
+        revoked,
+        token,
+        (session_key(session_id, user_id), refresh_key(refresh_jti, user_id), cutoff_key(user_id)),
+        server_state(),
     )
     return revoked
 

@@ -11,10 +11,16 @@ Redis older than 6 (no HELLO 3) is refused here: the caller then keeps the
 round trip on every request.
 """
 
+import select
 import socket
+import time
 from urllib.parse import unquote, urlsplit
 
 from redis.connection import parse_url
+from redis.exceptions import RedisError
+from redis.sentinel import Sentinel
+
+from flowauth import redis_url
 
 PREFIX = "flowauth:rv:"
 CLIENT_NAME = "flowauth-rv-tracking"
@@ -37,6 +43,25 @@ def encode(*parts: str) -> bytes:
 
 
 PING = encode("PING")
+
+
+def _sentinel_primary(config, timeout: float) -> tuple[str, int]:
+    sentinel = Sentinel(list(config.sentinels), sentinel_kwargs=config.sentinel_kwargs(timeout))
+    try:
+        return sentinel.discover_master(config.service)
+    except RedisError as exc:  # MasterNotFoundError among them
+        raise TrackingError(f"no primary from the Sentinels: {type(exc).__name__}") from exc
+
+
+def _identity(info) -> tuple[str, str]:
+    """(run_id, master_replid) from an INFO reply, as tokens.redis_client.ServerState reads them."""
+    fields = {}
+    for line in (info if isinstance(info, str) else "").splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value.strip()
+    if not fields.get("run_id"):
+        raise TrackingError("INFO gave no run_id")
+    return fields["run_id"], fields.get("master_replid", "")
 
 
 def parse(buf: bytes | bytearray, pos: int = 0):
@@ -90,24 +115,42 @@ class TrackingConnection:
     def __init__(self, url: str, timeout: float):
         parts = urlsplit(url)
         self.buffer = bytearray()
+        # The server's (run_id, replication id), read at connect: requests use the map only
+        # while the server they read from is this one.
+        self.server: tuple[str, str] = ("", "")
+        self.connected_at = time.monotonic()
         try:
+            username, password = (None if v is None else unquote(v) for v in (parts.username, parts.password))
             if parts.scheme == "unix":
                 self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 self.sock.settimeout(timeout)
                 self.sock.connect(unquote(parts.path))
+                database = int(parse_url(url).get("db") or 0)
             elif parts.scheme == "redis":
                 self.sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout)
-                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                database = int(parse_url(url).get("db") or 0)
+            elif redis_url.is_sentinel(url):
+                config = redis_url.parse(url)
+                # The primary the Sentinels name now; the request path's pool asks them the same way.
+                self.sock = socket.create_connection(_sentinel_primary(config, timeout), timeout)
+                username, password, database = config.username, config.password, config.db
             else:
                 raise TrackingError(f"no tracking connection over {parts.scheme}://")
+            if self.sock.family != socket.AF_UNIX:
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             hello = ["HELLO", "3"]
-            if parts.password is not None:
-                hello += ["AUTH", unquote(parts.username or "default"), unquote(parts.password)]
+            if password is not None:
+                hello += ["AUTH", username or "default", password]
             hello += ["SETNAME", CLIENT_NAME]
             self._call(hello)
+            info = self._call(["INFO"])
+            self.server = _identity(info)
+            if redis_url.is_sentinel(url) and "role:master" not in info:
+                # Mid-failover the Sentinels already name the replica they are promoting; its
+                # replication id changes once it is promoted: ask again after the reconnect delay.
+                raise TrackingError("the server the Sentinels named is not a primary yet")
             # The database the URL names (redis://h/3, unix:///s?db=3), as redis-py reads it: strict
             # mode's heartbeat writes its acknowledgement there, where writers look for it.
-            database = int(parse_url(url).get("db") or 0)
             if database:
                 self._call(["SELECT", str(database)])
             reply = self._call(["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", PREFIX])
@@ -120,6 +163,16 @@ class TrackingConnection:
         except TrackingError:
             self.close()
             raise
+
+    @property
+    def sock(self) -> socket.socket:
+        return self._sock
+
+    @sock.setter
+    def sock(self, sock: socket.socket) -> None:
+        # drain() asks this poller whether anything arrived: cheaper than a recv that fails.
+        self._sock, self.poller = sock, select.poll()
+        self.poller.register(sock, select.POLLIN)
 
     def _call(self, parts: list[str]):
         """Blocking request/reply, during setup only."""
@@ -160,6 +213,8 @@ class TrackingConnection:
         Stops reading after ``limit`` bytes (the caller clears its map then).
         Raises TrackingError on end of file or a socket error.
         """
+        if not self.buffer and not self.poller.poll(0):
+            return [], False, 0  # the common case: nothing arrived (one poll, no exception raised)
         read = 0
         while read < limit:
             try:

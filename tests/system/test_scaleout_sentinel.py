@@ -6,7 +6,9 @@ REDIS_URL. Sessions are logged out continuously while clients make
 authenticated requests; a few logouts are acknowledged while the replica is
 stopped (so it never receives them), then the primary is killed and the
 Sentinels promote the replica. No token is accepted after its logout was
-acknowledged; 503s are clean and end without restarting FlowAuth.
+acknowledged; 503s are clean and end without restarting FlowAuth. Run with
+the local verdict cache on (the default: its tracking connection follows the
+Sentinels' primary) and off (an MGET on every request).
 """
 
 import random
@@ -18,8 +20,9 @@ import pytest
 from tests.helpers import PASSWORD, make_user
 from tests.redis_sentinel import binaries_available, sentinel_group, wait_for
 from tests.servers import gunicorn
+from tests.system.test_local_cache_processes import local_hits
 from tests.traffic import Traffic, bearer, figures
-from tokens import revocation, services
+from tokens import revocation, services, tracking
 
 pytestmark = [
     pytest.mark.scaleout,
@@ -32,7 +35,8 @@ SESSIONS = 60
 UNREPLICATED = 5  # logouts acknowledged by the primary while the replica is stopped
 
 
-def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
+@pytest.mark.parametrize("local_cache", ["on", "off"], ids=["local-cache-on", "local-cache-off"])
+def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path, local_cache):
     users = [make_user(f"sentinel{i}@example.com") for i in range(4)]
     pairs = [services.issue_session(users[i % len(users)]) for i in range(SESSIONS)]
     order = list(range(SESSIONS))
@@ -42,7 +46,12 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
 
     with (
         sentinel_group(tmp_path) as group,
-        gunicorn(log_file=tmp_path / "gunicorn.log", REDIS_URL=group.url, COOKIE_SECURE=0) as base,
+        gunicorn(
+            log_file=tmp_path / "gunicorn.log",
+            REDIS_URL=group.url,
+            COOKIE_SECURE=0,
+            REVOCATION_LOCAL_CACHE=int(local_cache == "on"),
+        ) as base,
         httpx.Client(base_url=base, timeout=10) as client,
         Traffic(base, pairs) as traffic,
     ):
@@ -93,8 +102,9 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
         for index in keep:
             assert client.get("/api/auth/whoami", headers=bearer(pairs[index].access)).status_code == 200
 
-        # Steady state on the new primary: one MGET per authenticated request, and the Sentinels
-        # are not asked again (they are asked once per new connection, not per request).
+        # Steady state on the new primary: one MGET per authenticated request (cache off) or
+        # answers from the map, kept by a tracking connection on the new primary (cache on);
+        # the Sentinels are not asked again (once per new connection, not per request).
         traffic.stop.set()
         for thread in traffic.threads:
             thread.join(timeout=30)
@@ -102,10 +112,28 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
         def calls(node, command):
             return int(node.client().info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
 
+        def tracking_clients(node) -> int:
+            return sum(c.get("name") == tracking.CLIENT_NAME for c in node.client().client_list())
+
+        def map_answers() -> bool:
+            before = local_hits(base)
+            for _ in range(10):
+                assert client.get("/api/auth/whoami", headers=bearer(pairs[keep[1]].access)).status_code == 200
+            return local_hits(base) - before >= 8
+
+        if local_cache == "on":  # the workers' tracking connections follow the Sentinels to the new primary
+            wait_for(map_answers, 30, "the map to answer again, tracked on the new primary")
+            assert tracking_clients(group.replica) >= 1
         mgets, asked = calls(group.replica, "mget"), sum(calls(node, "sentinel") for node in group.sentinels)
+        hits = local_hits(base)
         for _ in range(50):
             assert client.get("/api/auth/whoami", headers=bearer(pairs[keep[1]].access)).status_code == 200
-        assert calls(group.replica, "mget") - mgets == 50
+        if local_cache == "on":
+            assert local_hits(base) - hits >= 40, "the map answered few of them: the test proved nothing"
+            assert calls(group.replica, "mget") - mgets <= 10
+        else:
+            assert calls(group.replica, "mget") - mgets == 50
+            assert tracking_clients(group.replica) == 0
         assert sum(calls(node, "sentinel") for node in group.sentinels) == asked
 
         # The health check reads the current primary's state; a flush there is rebuilt from the database.
@@ -140,4 +168,9 @@ def test_failover_to_a_lagging_replica_accepts_no_revoked_token(tmp_path):
     assert dropped == [], "no 500s, no dropped connections"
     assert {r[3] for r in traffic.results if r[2] == 503} == {"auth_unavailable"}
     assert 503 in statuses or any(r[2] == 503 for r in traffic.results), "the kill was felt"
-    print("\nsentinel failover:", figures(traffic.results, killed_at), "revoked tokens accepted:", len(accepted))
+    print(
+        f"\nsentinel failover, local cache {local_cache}:",
+        figures(traffic.results, killed_at),
+        "revoked tokens accepted:",
+        len(accepted),
+    )

@@ -3,6 +3,7 @@
 Time (the lease, the entries' age) moves through tokens.local_cache._monotonic.
 """
 
+import dataclasses
 import os
 import select
 import signal
@@ -513,3 +514,69 @@ def test_strict_heartbeat_answer_without_a_heartbeat_drops_the_connection(alice,
     cache.lookup(("poll", "", "", 0))
     assert cache.conn is None and cache.entries == {}
     theirs.close()
+
+
+@pytest.mark.parametrize("lock_held", [False, True], ids=["idle", "lock-held-at-fork"])
+def test_a_forked_child_starts_its_own_connection_and_map_and_the_parent_keeps_its_own(alice, lock_held):
+    """gunicorn forks workers: a child must not read from, write to or wait on what it inherited."""
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    parent_conn, parent_fd = cache.conn, cache.conn.sock.fileno()
+    read_end, write_end = os.pipe()
+    if lock_held:
+        cache.lock.acquire()  # as if the pump thread were mid-poll when the worker forked
+    pid = os.fork()
+    if pid == 0:  # the child: report, never return into pytest
+        code = 1
+        try:
+            os.close(read_end)
+            inherited = cache.conn is None and cache.entries == {} and not cache.pumping
+            cache.lookup(("after-fork", "", "", 0))  # would block forever on an inherited held lock
+            fresh = cache.conn is not None and cache.conn is not parent_conn
+            # its own socket: the inherited descriptor was closed in the child (and reused, or not)
+            fresh_fd = fresh and cache.conn.sock.fileno() >= 0 and parent_conn.sock.fileno() == -1
+            os.write(write_end, repr((inherited, fresh, fresh_fd, cache.pumping)).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    if lock_held:
+        cache.lock.release()
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 20)
+    report = os.read(read_end, 200).decode() if ready else ""
+    os.close(read_end)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert ready, "the child hung after the fork"
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert report == repr((True, True, True, True)), report
+    # The parent's connection, map and lease are untouched by the child's exit.
+    assert cache.conn is parent_conn and cache.conn.sock.fileno() == parent_fd
+    wait_for_lease(cache)  # its heartbeats still get their answers
+    hits = cache.hits
+    assert verdict(tokens["access"]) is False
+    assert cache.hits == hits + 1
+
+
+def test_the_map_answers_only_while_its_connection_is_on_the_server_requests_read_from(alice):
+    """After a failover or restart the two may differ for a moment: the map then stays unused."""
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    key, state = cache_key(tokens["access"]), revocation.server_state()
+    assert cache.conn.server == (state.run_id, state.replid)
+    assert cache.lookup(key, state)[0] is False
+
+    # The request path's state is older than the tracking connection: it is the one behind.
+    behind = dataclasses.replace(state, run_id="another-server", read_at=cache.conn.connected_at - 1)
+    assert cache.lookup(key, behind) == (None, None)
+    assert cache.conn is not None
+    # A verdict read on another server is not kept.
+    _, token = cache.lookup(("other-key", "", "", 0), state)
+    cache.store(("other-key", "", "", 0), False, token, ("k",), behind)
+    assert ("other-key", "", "", 0) not in cache.entries
+
+    # The request path learned of another server after this connection was made: it is dropped.
+    moved = dataclasses.replace(state, replid="promoted", read_at=time.monotonic() + 1)
+    assert cache.lookup(key, moved) == (None, None)
+    assert cache.conn is None and cache.entries == {}
