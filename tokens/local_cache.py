@@ -184,6 +184,12 @@ class LocalCache:
             self.conn = None
             self.next_connect = now + RECONNECT_DELAY
             return
+        if self.strict and self.conn.resp == 2:
+            # A subscribed RESP2 connection runs no script: strict mode cannot acknowledge on it.
+            logger.warning("revocation tracking: the server refused RESP3; strict mode keeps the round trip")
+            self.conn.close()
+            self.conn, self.next_connect = None, float("inf")
+            return
         self._clear()  # nothing stored before this connection was tracking can be trusted
         self.reader_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.ack_wanted = self.strict  # record a real time at once: until then writers wait for this reader

@@ -7,8 +7,12 @@ The socket is non-blocking after setup: ``drain()`` reads what is already
 there and never waits. redis-py's parser is not used: its reads block, and
 a partial frame must be seen as such (tokens.local_cache clears on it).
 
-Redis older than 6 (no HELLO 3) is refused here: the caller then keeps the
-round trip on every request.
+A server that refuses ``HELLO 3`` (a proxy, or a RESP3-less build) gets the
+RESP2 form: ``CLIENT TRACKING ON REDIRECT <own id>`` and ``SUBSCRIBE
+__redis__:invalidate`` on this same connection, so invalidations and PING
+answers still share one ordered stream; ``drain()`` hands them over in the
+RESP3 shapes. Redis older than 6 has no tracking at all and is refused here:
+the caller then keeps the round trip on every request.
 """
 
 import select
@@ -24,6 +28,7 @@ from flowauth import redis_url
 
 PREFIX = "flowauth:rv:"
 CLIENT_NAME = "flowauth-rv-tracking"
+INVALIDATE_CHANNEL = "__redis__:invalidate"
 
 
 class TrackingError(Exception):
@@ -51,6 +56,26 @@ def _sentinel_primary(config, timeout: float) -> tuple[str, int]:
         return sentinel.discover_master(config.service)
     except RedisError as exc:  # MasterNotFoundError among them
         raise TrackingError(f"no primary from the Sentinels: {type(exc).__name__}") from exc
+
+
+def _no_resp3(error: str) -> bool:
+    """Whether ``HELLO 3`` was refused for want of RESP3 (unknown or disabled command, NOPROTO)."""
+    return error.startswith(("NOPROTO", "ERR unknown command"))
+
+
+def _as_resp3(value):
+    """A RESP2 frame of a subscribed connection in the RESP3 shape ``tokens.local_cache`` reads.
+
+    ``["pong", ""]`` answers a PING; ``["message", "__redis__:invalidate", keys]``
+    (keys None on a flush) is an invalidation. Anything else stays as it is,
+    and the cache treats it as unexpected.
+    """
+    if isinstance(value, list):
+        if value == ["pong", ""]:
+            return "PONG"
+        if len(value) == 3 and value[0] == "message" and value[1] == INVALIDATE_CHANNEL:
+            return ("push", ["invalidate", value[2]])
+    return value
 
 
 def _identity(info) -> tuple[str, str]:
@@ -142,7 +167,16 @@ class TrackingConnection:
             if password is not None:
                 hello += ["AUTH", username or "default", password]
             hello += ["SETNAME", CLIENT_NAME]
-            self._call(hello)
+            self.resp = 3
+            try:
+                self._call(hello)
+            except TrackingError as exc:
+                if not _no_resp3(str(exc)):
+                    raise  # a wrong password, say: not a reason to speak RESP2
+                self.resp = 2
+                if password is not None:
+                    self._call(["AUTH", *([username] if username else []), password])
+                self._call(["CLIENT", "SETNAME", CLIENT_NAME])
             info = self._call(["INFO"])
             self.server = _identity(info)
             if redis_url.is_sentinel(url) and "role:master" not in info:
@@ -153,9 +187,15 @@ class TrackingConnection:
             # mode's heartbeat writes its acknowledgement there, where writers look for it.
             if database:
                 self._call(["SELECT", str(database)])
-            reply = self._call(["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", PREFIX])
+            redirect = [] if self.resp == 3 else ["REDIRECT", str(self._call(["CLIENT", "ID"]))]
+            reply = self._call(["CLIENT", "TRACKING", "ON", *redirect, "BCAST", "PREFIX", PREFIX])
             if reply != "OK":
                 raise TrackingError("CLIENT TRACKING refused")
+            if self.resp == 2 and self._call(["SUBSCRIBE", INVALIDATE_CHANNEL])[:2] != [
+                "subscribe",
+                INVALIDATE_CHANNEL,
+            ]:
+                raise TrackingError("SUBSCRIBE refused")
             self.sock.setblocking(False)
         except OSError as exc:
             self.close()
@@ -235,7 +275,7 @@ class TrackingConnection:
                 break
             except (ValueError, IndexError) as exc:
                 raise TrackingError("malformed frame") from exc
-            values.append(value)
+            values.append(value if self.resp == 3 else _as_resp3(value))
             pos = pos_next
         del self.buffer[:pos]
         return values, bool(self.buffer), read

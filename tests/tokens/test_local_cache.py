@@ -322,12 +322,24 @@ def test_parser_reads_every_resp3_type():
 
 @pytest.fixture
 def own_redis(tmp_path, token_settings):
+    yield from _own_redis(tmp_path, token_settings)
+
+
+@pytest.fixture
+def resp2_redis(tmp_path, token_settings):
+    """A real Redis that refuses ``HELLO`` (as some proxies do), with ``?protocol=2`` in ``REDIS_URL``
+    (redis-py speaks RESP3 unless told): the tracking connection must speak RESP2 too."""
+    yield from _own_redis(tmp_path, token_settings, "--rename-command", "HELLO", "", protocol=2)
+
+
+def _own_redis(tmp_path, token_settings, *extra: str, protocol: int = 3):
     port = free_port()
 
     def start():
         proc = subprocess.Popen(
             [
                 "redis-server",
+                *extra,
                 "--port",
                 str(port),
                 "--bind",
@@ -342,7 +354,7 @@ def own_redis(tmp_path, token_settings):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis_lib.Redis(port=port, decode_responses=True)
+        client = redis_lib.Redis(port=port, decode_responses=True, protocol=protocol)
         for _ in range(500):
             try:
                 client.ping()
@@ -352,7 +364,8 @@ def own_redis(tmp_path, token_settings):
         return proc
 
     procs = [start()]
-    token_settings(REDIS_URL=f"redis://127.0.0.1:{port}/0", REDIS_SOCKET_TIMEOUT=0.3)
+    query = "" if protocol == 3 else f"?protocol={protocol}"
+    token_settings(REDIS_URL=f"redis://127.0.0.1:{port}/0{query}", REDIS_SOCKET_TIMEOUT=0.3)
 
     def restart():
         procs[0].kill()
@@ -580,3 +593,68 @@ def test_the_map_answers_only_while_its_connection_is_on_the_server_requests_rea
     moved = dataclasses.replace(state, replid="promoted", read_at=time.monotonic() + 1)
     assert cache.lookup(key, moved) == (None, None)
     assert cache.conn is None and cache.entries == {}
+
+
+# --- a server without RESP3: CLIENT TRACKING REDIRECT to the connection's own subscription ------
+
+
+def test_resp2_server_gets_a_redirected_subscription_and_every_end_of_access_reaches_it(api, alice, resp2_redis):
+    user, tokens = alice
+    revocation.rebuild()
+    cache = warm(tokens["access"])
+    assert cache.conn.resp == 2
+    # A key written by any client drops the entry through the subscription, before the next request.
+    assert api.post("/api/auth/logout", **bearer(tokens["access"]), data={}, format="json").status_code == 204
+    assert verdict(tokens["access"]) is True
+    assert cached(cache, tokens["access"]) is True  # the push dropped False; the MGET stored True
+    # A cut-off for the user (logout-all from another session) drops verdicts of every session of the user.
+    other = login(api, user.email)
+    warm(other["access"])
+    services.revoke_all_for_user(user, reason=RevokeReason.LOGOUT_ALL)
+    assert verdict(other["access"]) is True
+
+
+def test_resp2_flush_and_killed_connection_clear_the_map(alice, resp2_redis, clock):
+    _, tokens = alice
+    revocation.rebuild()
+    cache = warm(tokens["access"])
+    client = revocation.get_redis()
+    client.flushdb()  # a null invalidation on the channel
+    local_cache.published(client)
+    cache.lookup(("poll", "", "", 0))
+    assert cache.entries == {}
+    assert verdict(tokens["access"]) is False  # rebuilt, and stored again
+    assert cached(cache, tokens["access"]) is False
+    for entry in client.client_list():
+        if entry.get("name") == tracking.CLIENT_NAME:
+            client.execute_command("CLIENT", "KILL", "ID", entry["id"])
+    select.select([cache.conn.sock], [], [], 1.0)
+    cache.lookup(("poll", "", "", 0))
+    assert cache.conn is None and cache.entries == {}
+    clock.offset += local_cache.RECONNECT_DELAY + 0.01
+    wait_for_lease(cache)  # reconnected, in RESP2 again, and its PINGs are answered
+    assert cache.conn.resp == 2
+
+
+def test_resp2_without_pong_within_the_lease_the_map_is_not_used(alice, resp2_redis, clock):
+    _, tokens = alice
+    revocation.rebuild()
+    cache = warm(tokens["access"])
+    cache.conn.send_ping = cache.conn.send = lambda *frame: None
+    clock.offset += 0.6
+    hits = cache.hits
+    assert verdict(tokens["access"]) is False
+    assert cache.hits == hits
+
+
+def test_resp2_server_in_strict_mode_keeps_the_round_trip(alice, resp2_redis, token_settings, caplog):
+    """Strict heartbeats are scripts, which a subscribed RESP2 connection cannot run."""
+    _, tokens = alice
+    token_settings(REVOCATION_STRICT=True)
+    local_cache.reset()
+    revocation.rebuild()
+    cache = local_cache.get()
+    for _ in range(3):
+        assert verdict(tokens["access"]) is False
+    assert cache.conn is None and cache.hits == 0 and cache.entries == {}
+    assert "strict mode keeps the round trip" in caplog.text
