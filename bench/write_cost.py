@@ -1,6 +1,6 @@
 """What a revocation write costs with and without the step that waits for its invalidations to leave Redis.
 
-    DEBUG=0 SECRET_KEY=... .venv/bin/python bench/write_cost.py     # embedded Redis, or REDIS_URL
+    .venv/bin/python bench/write_cost.py     # embedded Redis, or REDIS_URL (run by make bench)
 
 Each sample is one ``revocation.write`` of one session (two keys), with two
 tracking connections open as two readers would have. Prints p50/p99 in us and
@@ -17,6 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowauth.settings")
+# Run by `make bench` with nothing set: production settings need a key, and this one signs nothing kept.
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "bench-only-" + "w" * 40)
 
 import django  # noqa: E402
 
