@@ -66,6 +66,18 @@ def wait_for_lease(cache: local_cache.LocalCache, attempts: int = 200) -> None:
     raise AssertionError("no PONG on the tracking connection")
 
 
+def kill_tracking_and_reconnect(cache: local_cache.LocalCache, client, clock) -> None:
+    """``CLIENT KILL`` the tracking connection: the map is cleared; after the reconnect delay it is back."""
+    for entry in client.client_list():
+        if entry.get("name") == tracking.CLIENT_NAME:
+            client.execute_command("CLIENT", "KILL", "ID", entry["id"])
+    select.select([cache.conn.sock], [], [], 1.0)  # the end of file arrives
+    cache.lookup(("poll", "", "", 0))
+    assert cache.conn is None and cache.entries == {}
+    clock.offset += local_cache.RECONNECT_DELAY + 0.01
+    wait_for_lease(cache)
+
+
 def cache_key(access: str) -> tuple:
     c = claims(access)
     return (c[jwt.SESSION_CLAIM], c[jwt.PARENT_CLAIM], c[jwt.USER_ID_CLAIM], c.get(jwt.SESSION_START_CLAIM, 0))
@@ -481,14 +493,7 @@ def test_strict_reconnected_reader_forgets_its_previous_identity(alice, redis_cl
     cache = warm(tokens["access"])
     old = cache.reader_id
     assert redis_client.zscore(local_cache.READERS_KEY, old) is not None
-    for client in redis_client.client_list():
-        if client.get("name") == tracking.CLIENT_NAME:
-            redis_client.execute_command("CLIENT", "KILL", "ID", client["id"])
-    select.select([cache.conn.sock], [], [], 1.0)
-    cache.lookup(("poll", "", "", 0))
-    assert cache.conn is None and cache.entries == {}
-    clock.offset += local_cache.RECONNECT_DELAY + 0.01
-    wait_for_lease(cache)
+    kill_tracking_and_reconnect(cache, redis_client, clock)
     assert cache.reader_id != old
     assert redis_client.zscore(local_cache.READERS_KEY, old) is None, "writers would wait a lease for a gone reader"
 
@@ -625,15 +630,8 @@ def test_resp2_flush_and_killed_connection_clear_the_map(alice, resp2_redis, clo
     assert cache.entries == {}
     assert verdict(tokens["access"]) is False  # rebuilt, and stored again
     assert cached(cache, tokens["access"]) is False
-    for entry in client.client_list():
-        if entry.get("name") == tracking.CLIENT_NAME:
-            client.execute_command("CLIENT", "KILL", "ID", entry["id"])
-    select.select([cache.conn.sock], [], [], 1.0)
-    cache.lookup(("poll", "", "", 0))
-    assert cache.conn is None and cache.entries == {}
-    clock.offset += local_cache.RECONNECT_DELAY + 0.01
-    wait_for_lease(cache)  # reconnected, in RESP2 again, and its PINGs are answered
-    assert cache.conn.resp == 2
+    kill_tracking_and_reconnect(cache, client, clock)  # reconnected, and its PINGs are answered
+    assert cache.conn.resp == 2  # in RESP2 again
 
 
 def test_resp2_without_pong_within_the_lease_the_map_is_not_used(alice, resp2_redis, clock):
