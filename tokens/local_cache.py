@@ -164,10 +164,13 @@ class LocalCache:
             logger.info("revocation tracking connection dropped: %s", reason)
             self.conn.close()
         self.conn = None
-        self.pings, self.lease_from, self.last_ping = [], float("-inf"), float("-inf")
+        self._no_lease()
         self.next_connect = _monotonic() + RECONNECT_DELAY
         self._forget_reader()
         self._clear()
+
+    def _no_lease(self) -> None:
+        self.pings, self.lease_from, self.last_ping = [], float("-inf"), float("-inf")
 
     def _clear(self) -> None:
         self.entries.clear()
@@ -208,10 +211,10 @@ class LocalCache:
         if self.conn is not None:
             self.conn.close()  # this process's copy of the descriptor; the parent's stays open
             self.conn = None
-        self.pings, self.lease_from, self.last_ping = [], float("-inf"), float("-inf")
+        self._no_lease()
         self.next_connect = 0.0
-        self.reader_id = self.previous_reader_id = ""  # the parent's reader is the parent's to keep
-        self.caught_up, self.ack_wanted, self.ack_due = 0, False, False
+        self._forget_reader()
+        self.previous_reader_id = ""  # the parent's reader is the parent's to keep
         self._clear()
 
     def _poll(self, now: float) -> None:
@@ -334,7 +337,7 @@ class LocalCache:
         request path learned of its server after this connection was made, this
         connection is the stale one: it is dropped, and the next one asks again.
         """
-        if self.conn.server == (state.run_id, state.replid):
+        if self.conn.server == state.identity:
             return True
         if state.read_at > self.conn.connected_at:
             self._drop("on another server than the one requests read from")
@@ -347,7 +350,7 @@ class LocalCache:
         with self.lock:
             if token != self.generation or self.conn is None:
                 return  # something changed since the MGET was sent
-            if state is not None and self.conn.server != (state.run_id, state.replid):
+            if state is not None and self.conn.server != state.identity:
                 return  # read on another server than the one whose writes this map hears of
             if len(self.entries) >= MAX_ENTRIES:
                 self._clear()

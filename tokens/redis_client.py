@@ -55,6 +55,11 @@ class ServerState:
         )
 
     @property
+    def identity(self) -> tuple[str, str]:
+        """Which server this is: ``(run_id, replication id)``, as the tracking connection records it."""
+        return self.run_id, self.replid
+
+    @property
     def epoch(self) -> str:
         """What the marker must hold: a restart, failover or eviction since the rebuild changes it."""
         return f"{self.run_id}:{self.replid}:{self.evicted_keys}"
