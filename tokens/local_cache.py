@@ -343,6 +343,11 @@ class LocalCache:
             self._drop("on another server than the one requests read from")
         return False
 
+    def tracks_another_server(self, state) -> bool:
+        """Whether the tracking connection is on another server than ``state`` says (it is the newer knowledge then)."""
+        conn = self.conn
+        return conn is not None and conn.server != state.identity
+
     def store(self, key: tuple, revoked: bool, token: int | None, redis_keys: tuple[str, ...], state=None) -> None:
         """Keep a verdict read by MGET, if nothing changed since ``lookup`` and it was read where this map tracks."""
         if token is None:

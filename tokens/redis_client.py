@@ -227,6 +227,11 @@ def server_state(client: redis.Redis | None = None) -> ServerState | None:
     return _servers.get(_client_address(client or get_redis()))
 
 
+def forget_server_state(client: redis.Redis | None = None) -> None:
+    """Drop what this process knows of ``client``'s server: the next MGET re-reads it in its round trip."""
+    _servers.pop(_client_address(client or get_redis()), None)
+
+
 def remember_server_state(client: redis.Redis, state: ServerState) -> ServerState:
     _servers[_client_address(client)] = state
     return state

@@ -47,6 +47,7 @@ from tokens.lifetimes import Cutoff, Revocation, cutoff_refuses
 from tokens.redis_client import (
     ERRORS,
     ServerState,
+    forget_server_state,
     get_redis,
     is_cluster,
     node_state,
@@ -175,6 +176,10 @@ def is_revoked(
         if verdict is not None:
             _LOCAL_HITS.inc()
             return verdict
+        if cache.tracks_another_server(state):
+            # Read before a failover finished (a replica about to be promoted, its old replication
+            # id): re-read it with this MGET rather than when it is SERVER_STATE_MAX_AGE old.
+            forget_server_state()
     else:  # the server's state is re-read with the MGET first (evictions, a failover): no answer from the map
         _, token = cache.lookup(key, answer=False)
     _REDIS_READS.inc()

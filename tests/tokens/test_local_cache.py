@@ -656,3 +656,19 @@ def test_resp2_server_in_strict_mode_keeps_the_round_trip(alice, resp2_redis, to
         assert verdict(tokens["access"]) is False
     assert cache.conn is None and cache.hits == 0 and cache.entries == {}
     assert "strict mode keeps the round trip" in caplog.text
+
+
+def test_a_request_path_state_older_than_the_tracking_connection_is_re_read_at_once(alice):
+    """After a failover the request path may hold what the replica said before its promotion."""
+    _, tokens = alice
+    cache = warm(tokens["access"])
+    real = revocation.server_state()
+    revocation.remember_server_state(
+        revocation.get_redis(),
+        dataclasses.replace(real, replid="before-promotion", read_at=cache.conn.connected_at - 1),
+    )
+    assert verdict(tokens["access"]) is False  # a miss: the map tracks another server than this state names
+    assert revocation.server_state().identity == real.identity  # re-read by that MGET, not 5 s later
+    hits = cache.hits
+    assert verdict(tokens["access"]) is False
+    assert cache.hits == hits + 1
