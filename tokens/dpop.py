@@ -51,7 +51,7 @@ _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"
 # Members of a private (or symmetric) JWK: a proof that carries one is refused outright.
 _PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 _FORBIDDEN_HEADERS = {"jku", "x5u", "x5c", "crit", "b64"}
-_COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")  # fullmatch: no newline after it
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 _PARSERS = {"EC": ECAlgorithm, "OKP": OKPAlgorithm, "RSA": RSAAlgorithm}
 MIN_RSA_BITS = 2048
@@ -194,7 +194,7 @@ def check_proof(request, *, access_token: str | bytes | None = None) -> Proof:
     proof = proof_header(request)
     if proof is None:
         raise InvalidDPoPProof("A DPoP proof is required.")
-    if len(proof) > token_settings.DPOP_MAX_PROOF_BYTES or not proof.isascii() or not _COMPACT_JWS.match(proof):
+    if len(proof) > token_settings.DPOP_MAX_PROOF_BYTES or not proof.isascii() or not _COMPACT_JWS.fullmatch(proof):
         raise InvalidDPoPProof()
     header = _header(proof)
     alg = header.get("alg")

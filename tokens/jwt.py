@@ -14,10 +14,15 @@ from typing import TypeVar
 import jwt as pyjwt
 from rest_framework_simplejwt import tokens as simplejwt_tokens
 from rest_framework_simplejwt.backends import TokenBackend
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenBackendError, TokenError
+from rest_framework_simplejwt.exceptions import (
+    ExpiredTokenError,
+    TokenBackendError,
+    TokenBackendExpiredToken,
+    TokenError,
+)
 
 from flowauth.errors import TokenExpired, TokenInvalid
-from tokens import keys
+from tokens import jws, keys
 from tokens.settings import token_settings
 
 USER_ID_CLAIM = "user_id"
@@ -35,7 +40,7 @@ AUTH_TIME_CLAIM = "auth_time"
 AMR_CLAIM = "amr"
 
 # Compact JWS only: three base64url segments, nothing else (no JWE, no JSON form).
-_COMPACT_JWS = re.compile(rb"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+_COMPACT_JWS = re.compile(rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")  # fullmatch: no newline after it
 # Header members that would point at key material: never followed, refused outright.
 _FORBIDDEN_HEADERS = {"jku", "x5u", "jwk", "x5c", "crit", "b64"}
 
@@ -92,11 +97,27 @@ class FlowAuthTokenBackend(TokenBackend):
 
     def decode(self, token, verify: bool = True):
         raw = token.encode() if isinstance(token, str) else bytes(token)
-        if len(raw) > token_settings.MAX_TOKEN_BYTES or not _COMPACT_JWS.match(raw):
+        if len(raw) > token_settings.MAX_TOKEN_BYTES or not _COMPACT_JWS.fullmatch(raw):
             raise TokenBackendError("Token is invalid")
-        if _FORBIDDEN_HEADERS & set(unverified_header(raw)):
+        # simplejwt's TokenBackend.decode, on FlowAuth's cheaper PyJWT (tokens/jws.py), keeping the header.
+        try:
+            decoded = jws.decoder.decode_complete(
+                raw,
+                self.get_verifying_key(raw),
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.get_leeway(),
+                options={"verify_aud": self.audience is not None, "verify_signature": verify},
+            )
+        except pyjwt.ExpiredSignatureError as exc:
+            raise TokenBackendExpiredToken("Token is expired") from exc
+        except pyjwt.InvalidTokenError as exc:
+            raise TokenBackendError("Token is invalid") from exc
+        # Checked once the header is parsed (PyJWT follows none of them; a token carrying one is refused).
+        if _FORBIDDEN_HEADERS & decoded["header"].keys():
             raise TokenBackendError("Token is invalid")
-        payload = super().decode(raw, verify=verify)
+        payload = decoded["payload"]
         for claim in ("exp", "iat"):
             if type(payload.get(claim)) is not int:
                 raise TokenBackendError("Token is invalid")
