@@ -2,6 +2,7 @@
 
     make bench          # = .venv/bin/python bench/run.py; about ten minutes
     BENCH_ONLY="authenticated GET" BENCH_SECONDS=5 BENCH_ROUNDS=3 make bench   # that scenario only; prints ratios
+    BENCH_ONLY=in-process make bench   # the GET's sides in-process, CPU time per request (bench/in_process.py)
     BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_WORKERS=2 BENCH_THREADS=4 make bench
 
 One gunicorn server hosts every side (FlowAuth's endpoints, and one probe
@@ -36,6 +37,7 @@ CHAINS = 4  # concurrent refresh chains, one wrk connection each
 # FlowAuth's class with the revocation check removed: what the one Redis round trip costs.
 DIAGNOSTIC = "diagnostic: FlowAuth without its Redis check"
 ROUND_TRIP = "FlowAuth, local cache off (MGET every request)"
+FLOOR = "simplejwt stateless (floor)"
 # The floor's class on FlowAuth's own token (431 bytes against simplejwt's 231: PyJWT checks every
 # character of it): how much of the gap to the floor is the token's size, not FlowAuth's checks.
 SAME_TOKEN_FLOOR = "diagnostic: the floor's class on FlowAuth's token"
@@ -71,6 +73,7 @@ class Results:
     environment: dict = field(default_factory=dict)
     scenarios: dict = field(default_factory=dict)  # name -> {side: [wrk figures per round]}
     costs: list = field(default_factory=list)
+    in_process: dict = field(default_factory=dict)  # the authenticated GET's sides, CPU time per request
     redis_scale: dict = field(default_factory=dict)
     rotation_scale: dict = field(default_factory=dict)
 
@@ -85,7 +88,7 @@ def sides() -> dict[str, list[Side]]:
     return {
         "authenticated GET": [
             Side("FlowAuth", "/bench/flowauth", "get", lambda: [f"Bearer {flowauth_access}"]),
-            Side("simplejwt stateless (floor)", "/bench/stateless", "get", lambda: [f"Bearer {simplejwt_token}"]),
+            Side(FLOOR, "/bench/stateless", "get", lambda: [f"Bearer {simplejwt_token}"]),
             Side("simplejwt JWTAuthentication", "/bench/simplejwt", "get", lambda: [f"Bearer {simplejwt_token}"]),
             Side("DRF TokenAuthentication", "/bench/drf-token", "get", lambda: [f"Token {drf_key}"]),
             Side(DIAGNOSTIC, "/bench/flowauth-without-check", "get", lambda: [f"Bearer {flowauth_access}"]),
@@ -175,7 +178,7 @@ def local_hit_rate(base: str) -> str:
 
 def print_ratios(scenario: dict) -> None:
     """Each side's median req/s over the floor's: what BENCH_ONLY prints instead of the full report."""
-    floor = median_rps(scenario["simplejwt stateless (floor)"]) if "simplejwt stateless (floor)" in scenario else None
+    floor = median_rps(scenario[FLOOR]) if FLOOR in scenario else None
     without = median_rps(scenario[DIAGNOSTIC]) if DIAGNOSTIC in scenario else None
     for name, runs in scenario.items():
         ratio = f"  {median_rps(runs) / floor:.3f}x of the floor" if floor else ""
@@ -211,6 +214,14 @@ def main() -> None:
         print("per-request costs (in-process)", flush=True)
         results.costs = costs.measure(bench_redis, EMAIL, PASSWORD)
         only = os.environ.get("BENCH_ONLY", "")
+        if only in ("", "authenticated GET", "in-process"):
+            from bench import in_process
+
+            print("authenticated GET, in-process (CPU time per request)", flush=True)
+            results.in_process = in_process.measure(sides()["authenticated GET"], FLOOR)
+            in_process.print_table(results.in_process)
+            if only == "in-process":  # this reading alone: BENCH_ONLY=in-process make bench (about a minute)
+                return
         if only == "scale":  # the scale scenario alone: BENCH_ONLY=scale make bench
             with harness.gunicorn(env, workers=config.workers, threads=config.threads) as base:
                 scale_scenario(base, bench_redis, config, results)
