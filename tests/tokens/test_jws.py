@@ -43,20 +43,21 @@ def test_the_segment_check_answers_as_pyjwts_own(segment):
     )
 
 
-@pytest.mark.parametrize("byte", [b for b in range(256) if chr(b) not in ALPHABET])
-def test_every_byte_outside_the_alphabet_is_refused_in_every_segment(api, session_tokens, byte):
+def test_every_byte_outside_the_alphabet_is_refused_in_every_segment(api, session_tokens):
     parts = session_tokens["access"].encode().split(b".")
-    for index in range(3):
-        changed = list(parts)
-        changed[index] = changed[index][:4] + bytes([byte]) + changed[index][4:]
-        raw = b".".join(changed).decode("latin-1")
-        response = api.get(WHOAMI, HTTP_AUTHORIZATION=f"Bearer {raw}")
-        assert response.status_code == 401, (byte, index)
-        assert error_code(response) == "token_invalid"
-    # And after the token (NUL, '=', '.', ...), except whitespace: HTTP's optional space around a value.
-    if not bytes([byte]).isspace():
-        response = api.get(WHOAMI, HTTP_AUTHORIZATION=f"Bearer {session_tokens['access']}{chr(byte)}")
-        assert response.status_code == 401, byte
+    for byte in (b for b in range(256) if chr(b) not in ALPHABET):
+        for index in range(3):
+            changed = list(parts)
+            changed[index] = changed[index][:4] + bytes([byte]) + changed[index][4:]
+            raw = b".".join(changed).decode("latin-1")
+            response = api.get(WHOAMI, HTTP_AUTHORIZATION=f"Bearer {raw}")
+            assert response.status_code == 401, (byte, index)
+            assert error_code(response) == "token_invalid"
+        # And after the token (NUL, '=', '.', ...), except whitespace: HTTP's optional space around a value.
+        if not bytes([byte]).isspace():
+            response = api.get(WHOAMI, HTTP_AUTHORIZATION=f"Bearer {session_tokens['access']}{chr(byte)}")
+            assert response.status_code == 401, byte
+    assert api.get(WHOAMI, **bearer(session_tokens["access"])).status_code == 200
 
 
 def test_pyjwt_still_calls_the_faster_segment_check(api, session_tokens, monkeypatch):
