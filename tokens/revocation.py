@@ -174,8 +174,7 @@ def is_revoked(
     if state is not None and state.age() <= token_settings.SERVER_STATE_MAX_AGE:
         verdict, token = cache.lookup(key, state)
         if verdict is not None:
-            _LOCAL_HITS.inc()
-            return verdict
+            return verdict  # counted by the cache (LocalCache.count_hits)
         if cache.tracks_another_server(state):
             # Read before a failover finished (a replica about to be promoted, its old replication
             # id): re-read it with this MGET rather than when it is SERVER_STATE_MAX_AGE old.
@@ -266,7 +265,6 @@ def _slot_state(client, slot: int) -> ServerState:
     return state
 
 
-_LOCAL_HITS = metrics.REVOCATION_VERDICTS.labels(source="local")
 _REDIS_READS = metrics.REVOCATION_VERDICTS.labels(source="redis")
 
 

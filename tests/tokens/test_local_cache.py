@@ -672,3 +672,33 @@ def test_a_request_path_state_older_than_the_tracking_connection_is_re_read_at_o
     hits = cache.hits
     assert verdict(tokens["access"]) is False
     assert cache.hits == hits + 1
+
+
+def _local_hits_counted() -> float:
+    return local_cache.LOCAL_HITS._value.get()
+
+
+def test_hits_reach_the_metric_in_batches_once_each(alice):
+    access = alice[1]["access"]
+    local_cache.get().pumping = True  # no pump thread: only the calls below count
+    cache = warm(access)  # one hit so far
+    before = _local_hits_counted()
+    pending = cache.hits - cache.hits_counted
+    assert pending == 1
+    for _ in range(5):
+        assert verdict(access) is False
+    with cache.lock:
+        cache.count_hits()
+        cache.count_hits()  # nothing new: nothing added
+    assert _local_hits_counted() == before + pending + 5
+
+
+def test_a_forked_child_does_not_count_its_parents_hits(alice):
+    local_cache.get().pumping = True  # no pump thread: only the call below counts
+    cache = warm(alice[1]["access"])
+    assert cache.hits > cache.hits_counted
+    cache.after_fork()
+    before = _local_hits_counted()
+    with cache.lock:
+        cache.count_hits()
+    assert _local_hits_counted() == before
