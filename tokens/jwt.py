@@ -174,8 +174,24 @@ class _FlowAuthToken(simplejwt_tokens.Token):
                 raise TokenError("Token is missing a required claim")
         if not isinstance(self.payload.get("jti"), str):
             raise TokenError("Token has no id")
+        for claim in (USER_ID_CLAIM, "jti", *self.required_claims):
+            if not _storable(self.payload[claim]):
+                raise TokenError("Token is invalid")
         if type(self.payload.get(SESSION_START_CLAIM, 0)) is not int:
             raise TokenError("Token is invalid")
+
+
+def _storable(value: str) -> bool:
+    """Whether an id claim can name a Redis key and a database row: UTF-8 (no lone surrogate), no NUL.
+
+    Only a token signed with FlowAuth's key gets here, and FlowAuth signs hex ids and
+    ``str(pk)``; a signed claim that is neither still answers 401, not a 500 from an encoder.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
 
 
 TokenT = TypeVar("TokenT", bound=_FlowAuthToken)

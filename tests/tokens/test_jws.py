@@ -105,3 +105,64 @@ def test_a_changed_signing_key_refuses_tokens_of_the_old_one_at_once(api, sessio
     response = api.get(WHOAMI, **bearer(access))
     assert response.status_code == 401
     assert error_code(response) == "token_invalid"
+
+
+def _signed(header_json: str, payload_json: str) -> str:
+    import hashlib
+    import hmac
+
+    from tests.helpers import b64
+    from tokens.settings import token_settings
+
+    signing_input = f"{b64(header_json.encode())}.{b64(payload_json.encode())}"
+    digest = hmac.new(token_settings.SIGNING_KEY.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(digest)}"
+
+
+# Every JSON type that is not an object, and odd code points (escaped lone surrogates, NUL,
+# invisible and bidi characters) in names and values: signed with the real key.
+NOT_OBJECTS = ["[]", "1", "1.5", '"x"', "null", "true", "false", '[{"alg":"HS256"}]']
+# Each odd value, and whether an id claim holding it can name a Redis key and a row.
+ODD = {'"\\ud800"': False, '"\\udfff"': False, '"\\u0000"': False, '"\\u200b\\ufeff"': True, '"\\u202e"': True}
+
+
+@pytest.mark.parametrize("body", NOT_OBJECTS)
+def test_a_signed_header_or_payload_that_is_not_an_object_is_401(api, session_tokens, body):
+    import json
+
+    from tests.helpers import claims
+
+    real = json.dumps(claims(session_tokens["access"]))
+    for token in (_signed(body, real), _signed('{"alg":"HS256","typ":"JWT"}', body)):
+        response = api.get(WHOAMI, HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 401, (body, response.content)
+        assert error_code(response) == "token_invalid"
+
+
+@pytest.mark.parametrize("odd", ODD)
+def test_odd_code_points_in_a_signed_header_or_claims_never_500(api, session_tokens, odd):
+    import json
+
+    from tests.helpers import claims
+
+    payload = claims(session_tokens["access"])
+    real = json.dumps(payload)
+    cases = [
+        (_signed(f'{{"alg":"HS256","typ":"JWT","kid":{odd},{odd}:1}}', real), 200),  # HS256 reads no kid
+        (_signed('{"alg":"HS256"}', real[:-1] + f",{odd}:{odd}}}"), 200),  # an extra claim: unused
+    ]
+    for claim in ("sid", "refresh_jti", "user_id", "jti"):
+        # An id claim FlowAuth never signs: 401 if it cannot be stored, else an unknown (live) id.
+        changed = json.dumps({**payload, claim: "@"}).replace('"@"', odd)
+        cases.append((_signed('{"alg":"HS256"}', changed), 200 if ODD[odd] else 401))
+    for token, expected in cases:
+        response = api.get(WHOAMI, HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == expected, (odd, token, response.content)
+        refresh = api.post("/api/auth/refresh", {"refresh": token}, format="json")
+        assert refresh.status_code in (400, 401), refresh.content  # an access token is no refresh token
+    # The same ids in a signed refresh token: refused at the refresh endpoint, never a 500 from
+    # a Redis key or a database query (PostgreSQL refuses NUL in text).
+    for claim in ("sid", "jti", "user_id"):
+        changed = json.dumps({**payload, "token_type": "refresh", claim: "@"}).replace('"@"', odd)
+        refresh = api.post("/api/auth/refresh", {"refresh": _signed('{"alg":"HS256"}', changed)}, format="json")
+        assert refresh.status_code == 401, (odd, claim, refresh.content)
