@@ -111,27 +111,26 @@ def _targets(results) -> list[tuple[str, str, str]]:
     def verdict(met: bool) -> str:
         return "met" if met else "**missed**"
 
+    # The GET's first two targets, on the steady reading first and then on wrk's.
+    get_rows = []
+    for reading, to_floor, to_class in (
+        ("in-process CPU time", steady_floor, steady_check),
+        ("wrk", floor, check_cost),
+    ):
+        get_rows += [
+            (
+                f"authenticated GET vs stateless floor, {reading}",
+                f"{to_floor:.2f}x (target >= 0.95x, local cache on)",
+                verdict(to_floor >= 0.95),
+            ),
+            (
+                f"authenticated GET vs FlowAuth's class without its revocation check, {reading}",
+                f"{to_class:.2f}x (target >= 0.95x: the check costs at most 5%)",
+                verdict(to_class >= 0.95),
+            ),
+        ]
     return [
-        (
-            "authenticated GET vs stateless floor, in-process CPU time",
-            f"{steady_floor:.2f}x (target >= 0.95x, local cache on)",
-            verdict(steady_floor >= 0.95),
-        ),
-        (
-            "authenticated GET vs FlowAuth's class without its revocation check, in-process CPU time",
-            f"{steady_check:.2f}x (target >= 0.95x: the check costs at most 5%)",
-            verdict(steady_check >= 0.95),
-        ),
-        (
-            "authenticated GET vs stateless floor, wrk",
-            f"{floor:.2f}x (target >= 0.95x, local cache on)",
-            verdict(floor >= 0.95),
-        ),
-        (
-            "authenticated GET vs FlowAuth's class without its revocation check, wrk",
-            f"{check_cost:.2f}x (target >= 0.95x: the check costs at most 5%)",
-            verdict(check_cost >= 0.95),
-        ),
+        *get_rows,
         (
             "authenticated GET vs simplejwt JWTAuthentication",
             f"{over_simplejwt:.2f}x (target > 1x)",

@@ -170,13 +170,11 @@ class _FlowAuthToken(simplejwt_tokens.Token):
         super().verify()
         for claim in (USER_ID_CLAIM, *self.required_claims):
             value = self.payload.get(claim)
-            if not isinstance(value, str) or not value:
+            if not isinstance(value, str) or not value or not _storable(value):
                 raise TokenError("Token is missing a required claim")
-        if not isinstance(self.payload.get("jti"), str):
+        jti = self.payload.get("jti")
+        if not isinstance(jti, str) or not _storable(jti):
             raise TokenError("Token has no id")
-        for claim in (USER_ID_CLAIM, "jti", *self.required_claims):
-            if not _storable(self.payload[claim]):
-                raise TokenError("Token is invalid")
         if type(self.payload.get(SESSION_START_CLAIM, 0)) is not int:
             raise TokenError("Token is invalid")
 
